@@ -1,0 +1,38 @@
+# The README's set-up: `make demo` and `make test` do everything on a fresh machine.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo test lint bench clean
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+
+# Reinstalls only when pyproject.toml changes (the stamp is newer otherwise).
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --disable-pip-version-check -q -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/dgreid demo
+
+test: $(STAMP) lint
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy src/dgreid
+
+bench: $(STAMP)
+	$(BIN)/python bench/eval_speed.py
+	$(BIN)/python bench/synth_speed.py
+	$(BIN)/python bench/extract_speed.py
+	$(BIN)/python bench/train_speed.py
+	$(BIN)/python bench/search_speed.py
+
+clean:
+	rm -rf $(VENV) build dist src/*.egg-info

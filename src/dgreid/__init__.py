@@ -1,0 +1,3 @@
+"""dgreid: domain-generalized person re-identification."""
+
+__version__ = "0.1.0"

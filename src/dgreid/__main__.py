@@ -1,0 +1,3 @@
+from dgreid.cli.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,47 @@
+"""``dgreid`` entry point. Each subcommand lives in its own module with ``register(subparsers)``."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from dgreid import __version__
+from dgreid.config import ConfigError
+from dgreid.errors import DgreidError
+
+#: Modules that add a subcommand, in the order ``--help`` lists them.
+SUBCOMMANDS: list[str] = [
+    "dgreid.cli.config_cmd",
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="dgreid",
+        description="Domain-generalized person re-identification toolkit.",
+    )
+    parser.add_argument("--version", action="version", version=f"dgreid {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for mod in SUBCOMMANDS:
+        importlib.import_module(mod).register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 0
+    try:
+        return int(args.func(args) or 0)
+    except ConfigError as e:
+        print(f"dgreid: config error: {e}", file=sys.stderr)
+        return 2
+    except DgreidError as e:
+        print(f"dgreid: error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("dgreid: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,186 @@
+"""Turn YAML files and ``key=value`` overrides into a :class:`~dgreid.config.schema.Config`.
+
+Rules: a file may name one ``base:`` file (relative to itself) whose values it overrides; the base
+may not have a base of its own. Every key must exist in the schema and every value must have the
+field's type; an error names the key, where it came from, and the closest valid key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import types
+import typing
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from dgreid.config.schema import Config
+
+
+class ConfigError(ValueError):
+    """A config file or override is invalid. The CLI turns it into exit code 2."""
+
+
+def _field_types(cls: type) -> dict[str, Any]:
+    hints = typing.get_type_hints(cls)
+    return {f.name: hints[f.name] for f in dataclasses.fields(cls)}
+
+
+def _all_keys(cls: type, prefix: str = "") -> list[str]:
+    keys = []
+    for name, tp in _field_types(cls).items():
+        if dataclasses.is_dataclass(tp):
+            keys.extend(_all_keys(tp, f"{prefix}{name}."))  # type: ignore[arg-type]
+        else:
+            keys.append(prefix + name)
+    return keys
+
+
+def _unknown(key: str, source: str) -> ConfigError:
+    close = difflib.get_close_matches(key, _all_keys(Config), n=1, cutoff=0.5)
+    hint = f"; did you mean {close[0]}?" if close else ""
+    return ConfigError(f"unknown key {key} in {source}{hint}")
+
+
+def _coerce(value: Any, tp: Any, key: str, source: str) -> Any:
+    """Check ``value`` against the annotation ``tp``; ints are accepted where floats are."""
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        errors = []
+        for arg in typing.get_args(tp):
+            try:
+                return _coerce(value, arg, key, source)
+            except ConfigError as e:
+                errors.append(str(e))
+        raise ConfigError(f"{key} in {source}: {value!r} matches none of {tp}")
+    if origin is list:
+        (item_tp,) = typing.get_args(tp)
+        if not isinstance(value, list):
+            raise ConfigError(
+                f"{key} in {source}: expected a list, got {type(value).__name__} {value!r}"
+            )
+        return [_coerce(v, item_tp, f"{key}[{i}]", source) for i, v in enumerate(value)]
+    if tp is type(None):
+        if value is None:
+            return None
+    elif tp is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+    elif tp is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif tp is bool:
+        if isinstance(value, bool):
+            return value
+    elif tp is str:
+        if isinstance(value, str):
+            return value
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return str(value)
+    else:  # pragma: no cover - schema uses only the types above
+        raise ConfigError(f"{key}: unsupported field type {tp}")
+    name = getattr(tp, "__name__", str(tp))
+    raise ConfigError(f"{key} in {source}: expected {name}, got {type(value).__name__} {value!r}")
+
+
+def _apply(obj: Any, data: dict[str, Any], source: str, prefix: str = "") -> None:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{prefix.rstrip('.') or 'top level'} in {source}: expected a mapping")
+    ftypes = _field_types(type(obj))
+    for name, value in data.items():
+        key = f"{prefix}{name}"
+        if not isinstance(name, str) or name not in ftypes:
+            raise _unknown(str(key), source)
+        tp = ftypes[name]
+        if dataclasses.is_dataclass(tp):
+            if not isinstance(value, dict):
+                raise ConfigError(f"{key} in {source}: expected a mapping of {name}.* keys")
+            _apply(getattr(obj, name), value, source, prefix=f"{key}.")
+        else:
+            setattr(obj, name, _coerce(value, tp, key, source))
+
+
+def set_key(cfg: Config, key: str, value: Any, source: str) -> None:
+    """Set one dotted key, e.g. ``train.epochs``, with type checking."""
+    parts = key.split(".")
+    nested: dict[str, Any] = {parts[-1]: value}
+    for p in reversed(parts[:-1]):
+        nested = {p: nested}
+    _apply(cfg, nested, source)
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise ConfigError(f"config file not found: {path}")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: not valid YAML: {e}") from e
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{path}: not a UTF-8 text file") from e
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level, got {type(data).__name__}")
+    return data
+
+
+def parse_overrides(items: list[str]) -> list[tuple[str, Any]]:
+    """Parse ``key=value`` strings; values are read as YAML (``[a,b]`` is a list, ``5`` an int)."""
+    out = []
+    for item in items:
+        if "=" not in item:
+            raise ConfigError(f"override {item!r}: expected key=value")
+        key, raw = item.split("=", 1)
+        key = key.strip()
+        if not key:
+            raise ConfigError(f"override {item!r}: empty key")
+        try:
+            value = yaml.safe_load(raw) if raw.strip() else ""
+        except yaml.YAMLError as e:
+            raise ConfigError(f"override {key}: cannot parse value {raw!r}: {e}") from e
+        if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+            value = [v.strip() for v in value]
+        out.append((key, value))
+    return out
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> Config:
+    """Build a Config from defaults, an optional YAML file (and its base), then overrides."""
+    cfg = Config()
+    if path is not None:
+        path = Path(path)
+        data = _read_yaml(path)
+        base = data.pop("base", None)
+        if base is not None:
+            if not isinstance(base, str):
+                raise ConfigError(f"base in {path}: expected a file name, got {base!r}")
+            base_path = (path.parent / base).resolve()
+            base_data = _read_yaml(base_path)
+            if "base" in base_data:
+                raise ConfigError(
+                    f"{base_path}: a base config may not have a base of its own "
+                    f"(at most one level of inheritance)"
+                )
+            _apply(cfg, base_data, str(base_path))
+        _apply(cfg, data, str(path))
+    for key, value in parse_overrides(overrides or []):
+        set_key(cfg, key, value, "command-line override")
+    return cfg
+
+
+def config_to_dict(cfg: Any) -> dict[str, Any]:
+    """The config as plain data (for saving beside a run)."""
+    return dataclasses.asdict(cfg)
+
+
+def config_from_dict(data: dict[str, Any], source: str = "saved config") -> Config:
+    cfg = Config()
+    _apply(cfg, data, source)
+    return cfg
+
+
+def dump_config(cfg: Config) -> str:
+    return yaml.safe_dump(config_to_dict(cfg), sort_keys=False)

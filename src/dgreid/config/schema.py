@@ -1,0 +1,101 @@
+"""The run configuration as dataclasses. Defaults are the CPU-sized synthetic setting; the paper's
+setting lives in ``configs/paper/``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class DataConfig:
+    """Where the data is and how it is batched."""
+
+    root: str = "data"
+    sources: list[str] = field(
+        default_factory=lambda: ["synth-market", "synth-duke", "synth-cuhk02", "synth-cuhk03"]
+    )
+    targets: list[str] = field(
+        default_factory=lambda: ["synth-grid", "synth-ilids", "synth-prid", "synth-viper"]
+    )
+    height: int = 64
+    width: int = 32
+    num_instances: int = 4  # K of a PK batch
+    batch_size: int = 32  # P * K
+    workers: int = 0
+    #: fraction of each source's identities held out for a source-domain test (0 = use all).
+    source_holdout: float = 0.0
+
+
+@dataclass
+class ModelConfig:
+    """Networks. ``backbone`` is F (or the single network of a baseline); ``extractor`` the
+    per-domain F_i of the episodic method."""
+
+    backbone: str = "mobilenetv2_dualnorm"
+    extractor: str = "resnet18"
+    pretrained: str = "auto"  # PATH | auto | none
+    #: width of the F_i features (and of F's projection), i.e. E's input.
+    feat_dim: int = 512
+    #: width of E's hidden layer and output (the re-ID feature).
+    embed_dim: int = 256
+    width_mult: float = 1.0
+    channels_last: bool = False
+    sync_bn: bool = False
+
+
+@dataclass
+class MethodConfig:
+    """Which method and its loss weights."""
+
+    name: str = "episodic"
+    label_smooth: float = 0.1
+    margin: float = 0.3
+    lambda_tri: float = 0.2
+    lambda_consis: float = 0.01
+    lambda_domain: float = 0.1  # DANN: weight of the domain-adversarial loss
+    stage1_epochs: int = 0  # episodic: epochs of each F_i; 0 = same as train.epochs
+    memory_momentum: float = 0.5  # DIMN: memory bank update rate
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation and loop."""
+
+    epochs: int = 10
+    iters_per_epoch: int = 0  # 0 = number of source images / batch size
+    lr: float = 0.01
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    lr_steps: list[int] = field(default_factory=lambda: [7])
+    gamma: float = 0.1
+    warmup_iters: int = 0
+    seed: int = 0
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    amp: str = "none"  # none | bf16 | fp16
+    log_every: int = 10
+    eval_every: int = 0  # epochs; 0 = only at the end
+    max_iters: int = 0  # stop after this many iterations in all (0 = no limit; smoke tests)
+
+
+@dataclass
+class EvalConfig:
+    """The DG protocol on the targets."""
+
+    num_splits: int = 10
+    split_seed: int = 0
+    splits_file: str = ""
+    batch_size: int = 128
+    flip: bool = False
+    metric: str = "euclidean"  # euclidean | cosine
+
+
+@dataclass
+class Config:
+    """A whole run."""
+
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    method: MethodConfig = field(default_factory=MethodConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    output_dir: str = "runs/default"

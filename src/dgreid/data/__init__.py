@@ -1,0 +1,1 @@
+"""Data: dataset loaders, the synthetic benchmark, image decoding, transforms, samplers."""

@@ -1,0 +1,1 @@
+"""Methods: what one training step does. The trainer owns the loop."""

@@ -1,0 +1,33 @@
+"""The contract between a method and the trainer."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import torch
+from torch import nn
+
+from dgreid.structures import Batch
+
+
+class Method(nn.Module):
+    """A DG re-ID method: owns its networks, one training step, and the inference feature.
+
+    Contract:
+    - ``sampler`` is ``"pk"`` (PK batches over the union of sources) or ``"episodic"`` (each
+      batch is a PK batch drawn from one source domain; ``batch.domains`` are all equal).
+    - ``train_step(batch, step)`` computes the losses of one iteration and returns a dict whose
+      ``"loss"`` entry is the scalar to back-propagate; every other entry is a detached scalar
+      for logging. ``step`` is the global iteration index (0-based); a method that needs extra
+      randomness per step derives it from ``step`` so resumed runs repeat it exactly.
+    - ``embed(images)`` returns the re-ID feature used for matching, in eval mode.
+    - ``stage1_domains`` is non-empty for methods that must first train per-domain models.
+    """
+
+    sampler: ClassVar[str] = "pk"
+
+    def train_step(self, batch: Batch, step: int) -> dict[str, torch.Tensor]:
+        raise NotImplementedError
+
+    def embed(self, images: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
