@@ -1,0 +1,1 @@
+"""Experiments: a training run end to end, the method comparison, and the demo."""

@@ -1,0 +1,84 @@
+"""The run folder: its layout, and the rules that keep one run from overwriting another.
+
+Layout of ``RUN/``: ``config.yaml`` (resolved config), ``checkpoints/last.pt`` (training state),
+``model.pt`` (inference model), ``metrics.jsonl``, ``splits.json``, ``results.json``,
+``stage1/<domain>/`` (episodic per-domain extractors).
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from dgreid.config import Config, config_to_dict
+from dgreid.config.loader import dump_config
+from dgreid.errors import DgreidError
+from dgreid.utils.io import atomic_write_text
+
+CONFIG_NAME = "config.yaml"
+
+
+class RunFolderError(DgreidError):
+    """A run folder holds another run, or a resumed run's config differs from the saved one."""
+
+
+def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_flatten(v, f"{prefix}{k}."))
+        else:
+            out[prefix + k] = v
+    return out
+
+
+#: Keys that may differ on resume: they change how a run is watched, not what it computes.
+RESUME_FREE_KEYS = {"train.log_every", "data.workers", "eval.batch_size", "train.device"}
+
+
+def config_diff(saved: dict[str, Any], current: dict[str, Any]) -> list[str]:
+    """Keys whose values differ, as ``key: saved -> current`` lines."""
+    a, b = _flatten(saved), _flatten(current)
+    lines = []
+    for key in sorted(set(a) | set(b)):
+        if key in RESUME_FREE_KEYS:
+            continue
+        if a.get(key, "<absent>") != b.get(key, "<absent>"):
+            lines.append(f"{key}: {a.get(key, '<absent>')!r} -> {b.get(key, '<absent>')!r}")
+    return lines
+
+
+def prepare_run_dir(cfg: Config, resume: bool, overwrite: bool) -> Path:
+    """Create or reopen ``cfg.output_dir`` and save the resolved config there.
+
+    A folder that already holds a run needs ``resume`` (same config, continue) or ``overwrite``
+    (start again, after deleting it). Resuming with a different config is refused with the list
+    of differing keys.
+    """
+    out = Path(cfg.output_dir)
+    saved_path = out / CONFIG_NAME
+    if saved_path.exists():
+        if overwrite:
+            shutil.rmtree(out)
+        elif resume:
+            saved = yaml.safe_load(saved_path.read_text(encoding="utf-8")) or {}
+            diff = config_diff(saved, config_to_dict(cfg))
+            if diff:
+                raise RunFolderError(
+                    f"cannot resume {out}: the config differs from the saved {saved_path}:\n  "
+                    + "\n  ".join(diff)
+                    + "\nstart a new run in another folder, or pass --overwrite to discard it"
+                )
+        else:
+            raise RunFolderError(
+                f"{out} already holds a run ({saved_path} exists); pass --resume to continue it "
+                "or --overwrite to start again, or choose another output_dir"
+            )
+    elif resume and not (out / "checkpoints").exists():
+        raise RunFolderError(f"cannot resume: no run in {out} ({saved_path} not found)")
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(saved_path, dump_config(cfg))
+    return out

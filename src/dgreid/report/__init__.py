@@ -1,0 +1,1 @@
+"""Reports: CMC plots, comparison tables, and the self-contained HTML report of a run or demo."""
