@@ -44,6 +44,8 @@ class ReIDDataset:
     train: list[ImageRecord] = field(default_factory=list)
     query: list[ImageRecord] = field(default_factory=list)
     gallery: list[ImageRecord] = field(default_factory=list)
+    #: evaluation protocol: ``grid``, ``ilids``, ``prid``, ``viper`` or ``standard``
+    protocol: str = "standard"
 
     @property
     def num_pids(self) -> int:
