@@ -73,6 +73,16 @@ class Batch:
     def __len__(self) -> int:
         return int(self.images.shape[0])
 
+    def pin_memory(self) -> Batch:
+        """Page-locked copy (the DataLoader's ``pin_memory=True`` calls this in its thread)."""
+        return Batch(
+            images=self.images.pin_memory(),
+            pids=self.pids.pin_memory(),
+            camids=self.camids.pin_memory(),
+            domains=self.domains.pin_memory(),
+            paths=self.paths,
+        )
+
     def to(self, device: torch.device | str, non_blocking: bool = False) -> Batch:
         return Batch(
             images=self.images.to(device, non_blocking=non_blocking),
