@@ -13,6 +13,7 @@ from dgreid.errors import DgreidError
 #: Modules that add a subcommand, in the order ``--help`` lists them.
 SUBCOMMANDS: list[str] = [
     "dgreid.cli.config_cmd",
+    "dgreid.cli.data_cmd",
 ]
 
 

@@ -1,0 +1,175 @@
+"""Dataset integrity: is each dataset there, laid out as expected, and is every image readable?
+
+``dgreid data check`` prints :func:`format_report` of :func:`check_datasets`; training calls
+:func:`require_readable` so a corrupt or truncated image is refused up front with the full list,
+never as a stack trace from inside a data loader worker.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tqdm import tqdm
+
+from dgreid.data.datasets import DATASETS, DatasetNotFoundError, get_loader
+from dgreid.data.image_dataset import read_image
+from dgreid.errors import DatasetError
+from dgreid.structures import DISTRACTOR_PID, ImageRecord
+
+#: How many unreadable files a report or an error lists.
+SHOW_UNREADABLE = 20
+
+
+@dataclass
+class DatasetStatus:
+    """The outcome of checking one dataset. ``state``: found | missing | malformed;
+    ``num_images`` counts identity images, distractors are counted apart."""
+
+    name: str
+    state: str
+    folder: Path | None = None
+    num_pids: int = 0
+    num_images: int = 0
+    num_cams: int = 0
+    num_distractors: int = 0
+    message: str = ""
+    unreadable: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.state == "found" and not self.unreadable
+
+
+def _decode(path: str) -> tuple[str, str] | None:
+    try:
+        read_image(path)
+    except DatasetError as e:
+        reason = str(e)
+        return path, reason[len(path) + 2 :] if reason.startswith(f"{path}: ") else reason
+    return None
+
+
+def verify_images(
+    records: Sequence[ImageRecord], workers: int = 0, progress: bool = False, desc: str = "decode"
+) -> list[tuple[str, str]]:
+    """Decode every distinct image of ``records``; return ``(path, reason)`` for each failure."""
+    paths = list(dict.fromkeys(r.path for r in records))
+    bar = tqdm(total=len(paths), desc=desc, unit="img", disable=not progress, leave=False)
+    bad: list[tuple[str, str]] = []
+    with bar:
+        if workers > 0:
+            with ThreadPoolExecutor(max_workers=workers) as ex:
+                results = ex.map(_decode, paths)
+                for res in results:
+                    bar.update(1)
+                    if res is not None:
+                        bad.append(res)
+        else:
+            for path in paths:
+                res = _decode(path)
+                bar.update(1)
+                if res is not None:
+                    bad.append(res)
+    return bad
+
+
+def format_unreadable(bad: Sequence[tuple[str, str]], limit: int = SHOW_UNREADABLE) -> str:
+    """One line per unreadable image (the first ``limit``), with the count of the rest."""
+    lines = [f"  {path}: {reason}" for path, reason in bad[:limit]]
+    if len(bad) > limit:
+        lines.append(f"  ... and {len(bad) - limit} more")
+    return "\n".join(lines)
+
+
+def require_readable(
+    records: Sequence[ImageRecord], workers: int = 0, progress: bool = True
+) -> None:
+    """Raise :class:`DatasetError` listing every unreadable image of ``records``, if any."""
+    bad = verify_images(records, workers=workers, progress=progress, desc="checking images")
+    if bad:
+        raise DatasetError(
+            f"{len(bad)} image(s) cannot be decoded; fix or remove them (`dgreid data check` "
+            f"lists them too):\n{format_unreadable(bad)}"
+        )
+
+
+def default_names(root: str | Path) -> list[str]:
+    """Every registered dataset (except ``custom``) whose folder exists under ``root``."""
+    present = []
+    for name in DATASETS.names():
+        if name == "custom":
+            continue
+        try:
+            get_loader(name, root).locate()
+        except DatasetNotFoundError:
+            continue
+        except DatasetError:
+            pass  # present but malformed: still worth reporting
+        present.append(name)
+    return present
+
+
+def check_dataset(
+    name: str, root: str | Path, decode: bool = True, workers: int = 0, progress: bool = False
+) -> DatasetStatus:
+    """Load ``name`` under ``root`` and (with ``decode``) decode all of its images."""
+    try:
+        ds = get_loader(name, root).load()
+    except DatasetNotFoundError as e:
+        return DatasetStatus(name, "missing", message=str(e))
+    except DatasetError as e:
+        return DatasetStatus(name, "malformed", message=str(e))
+    distractors = sum(r.pid == DISTRACTOR_PID for r in ds.records)
+    status = DatasetStatus(
+        name,
+        "found",
+        folder=ds.root,
+        num_pids=ds.num_pids,
+        num_images=ds.num_images - distractors,
+        num_cams=ds.num_cams,
+        num_distractors=distractors,
+    )
+    if decode:
+        status.unreadable = verify_images(ds.records, workers, progress, desc=name)
+    return status
+
+
+def check_datasets(
+    root: str | Path,
+    names: Sequence[str] | None = None,
+    decode: bool = True,
+    workers: int = 0,
+    progress: bool = False,
+) -> list[DatasetStatus]:
+    """:func:`check_dataset` for each name (default: :func:`default_names`)."""
+    chosen = list(names) if names else default_names(root)
+    for name in chosen:
+        DATASETS.get(name)  # an unknown name fails before any work, listing valid ones
+    return [check_dataset(n, root, decode, workers, progress) for n in chosen]
+
+
+def format_report(statuses: Sequence[DatasetStatus], decoded: bool = True) -> str:
+    """The human-readable report of :func:`check_datasets`."""
+    out = []
+    for s in statuses:
+        if s.state != "found":
+            out.append(f"{s.name}: {s.state.upper()}\n  " + s.message.replace("\n", "\n  "))
+            continue
+        extra = f" + {s.num_distractors} distractors" if s.num_distractors else ""
+        line = (
+            f"{s.name}: found at {s.folder}\n  {s.num_pids} ids, {s.num_images} images"
+            f"{extra}, {s.num_cams} cameras"
+        )
+        if s.unreadable:
+            line += f"\n  {len(s.unreadable)} unreadable image(s):\n" + format_unreadable(
+                s.unreadable
+            )
+        elif decoded:
+            line += ", all images decode"
+        out.append(line)
+    ok = sum(s.ok for s in statuses)
+    out.append(f"{ok} of {len(statuses)} dataset(s) OK")
+    return "\n".join(out)
