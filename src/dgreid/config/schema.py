@@ -55,6 +55,7 @@ class MethodConfig:
     lambda_domain: float = 0.1  # DANN: weight of the domain-adversarial loss
     stage1_epochs: int = 0  # episodic: epochs of each F_i; 0 = same as train.epochs
     memory_momentum: float = 0.5  # DIMN: memory bank update rate
+    extractor_id_loss: bool = True  # episodic stage 1: add an id CE head to the triplet loss
 
 
 @dataclass

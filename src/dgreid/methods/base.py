@@ -31,3 +31,14 @@ class Method(nn.Module):
 
     def embed(self, images: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
+
+    def trainable_parameters(self) -> list[nn.Parameter]:
+        """The parameters the optimizer updates (frozen sub-networks are left out)."""
+        return [p for p in self.parameters() if p.requires_grad]
+
+    def pairwise_distance(
+        self, query_feats: torch.Tensor, gallery_feats: torch.Tensor
+    ) -> torch.Tensor | None:
+        """A method-specific ``(Q, G)`` distance between ``embed`` outputs, or ``None`` to let
+        the evaluator use its configured metric (the default; DIMN overrides it)."""
+        return None

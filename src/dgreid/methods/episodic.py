@@ -1,0 +1,156 @@
+"""Stage 2 of the paper: cross-domain episodic training of F, E and C (METHOD.md).
+
+One iteration is one episode: the batch is a PK batch of domain i; two other domains j != k are
+drawn from ``(seed, step)``, so a resumed run draws the same ones. The frozen extractors F_j, F_k
+give domain-biased features of the same images; E must make them agree (L_consis) and
+discriminate identities (L_tri), while C(E(F(x))) learns the ids of all sources (L_cls).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+
+import numpy as np
+import torch
+from torch import nn
+
+from dgreid.errors import TrainingError
+from dgreid.losses import batch_hard_triplet, consistency_loss, label_smoothed_ce
+from dgreid.methods.base import Method
+from dgreid.methods.registry import METHODS
+from dgreid.models import Backbone, Embedding, build_backbone
+from dgreid.structures import Batch
+
+
+def feature_width(module: nn.Module) -> int:
+    """The output width of an extractor (its ``out_features``)."""
+    width = getattr(module, "out_features", None)
+    if not isinstance(width, int):
+        raise TrainingError(f"extractor {type(module).__name__} has no integer out_features")
+    return width
+
+
+@contextmanager
+def running_stats_frozen(module: nn.Module) -> Iterator[None]:
+    """Batch statistics still normalise, but BatchNorm running statistics are not updated.
+
+    E sees three inputs per episode; its running statistics (used at test time, where E only
+    sees F(x)) are kept for the F(x) pass alone.
+    """
+    bns = [m for m in module.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    saved = [m.momentum for m in bns]
+    for m in bns:
+        m.momentum = 0.0  # running = (1 - 0) * running + 0 * batch
+    try:
+        yield
+    finally:
+        for m, mom in zip(bns, saved):
+            m.momentum = mom
+
+
+@METHODS.register("episodic")
+class EpisodicMethod(Method):
+    """F (DualNorm + linear projection), E (FC-BN-ReLU-FC-BN), C (linear over all source ids).
+
+    ``extractors[d]`` is the frozen F_d of source domain d. They are kept in ``state_dict`` (a
+    checkpoint is self-contained) but are never trainable: ``requires_grad`` is off, they stay in
+    eval mode whatever ``.train()`` is called with, and they run under ``torch.no_grad``.
+    """
+
+    sampler = "episodic"
+
+    def __init__(
+        self,
+        *,
+        num_classes: int,
+        extractors: Sequence[nn.Module],
+        domain_names: Sequence[str] | None = None,
+        backbone: str = "mobilenetv2_dualnorm",
+        pretrained: str = "none",
+        width_mult: float = 1.0,
+        embed_dim: int = 256,
+        lambda_tri: float = 0.2,
+        lambda_consis: float = 0.01,
+        margin: float = 0.3,
+        label_smooth: float = 0.1,
+        seed: int = 0,
+    ) -> None:
+        super().__init__()
+        names = list(domain_names) if domain_names is not None else []
+        if len(extractors) < 3:
+            given = ", ".join(names) if names else f"{len(extractors)} extractor(s)"
+            raise TrainingError(
+                "episodic training needs at least 3 source domains (i, j, k distinct) to form "
+                f"an episode; got {len(extractors)}: {given}"
+            )
+        if names and len(names) != len(extractors):
+            raise TrainingError(f"{len(extractors)} extractors for {len(names)} domains {names}")
+        widths = {feature_width(m) for m in extractors}
+        if len(widths) != 1:
+            raise TrainingError(f"the extractors' output widths differ: {sorted(widths)}")
+        feat_dim = widths.pop()
+        self.extractors = nn.ModuleList(extractors)
+        self.extractors.requires_grad_(False)
+        self.extractors.eval()
+        self.backbone: Backbone = build_backbone(backbone, pretrained, width_mult=width_mult)
+        self.proj = nn.Linear(self.backbone.out_features, feat_dim)  # F's projection to F_i width
+        self.encoder = Embedding(feat_dim, embed_dim, embed_dim)  # E
+        self.classifier = nn.Linear(embed_dim, num_classes)  # C
+        self.domain_names = names
+        self.feat_dim = feat_dim
+        self.lambda_tri = lambda_tri
+        self.lambda_consis = lambda_consis
+        self.margin = margin
+        self.label_smooth = label_smooth
+        self.seed = seed
+
+    def train(self, mode: bool = True) -> EpisodicMethod:
+        """Switch F, E, C to ``mode``; the frozen extractors always stay in eval mode."""
+        super().train(mode)
+        self.extractors.eval()
+        return self
+
+    def trainable_parameters(self) -> list[nn.Parameter]:
+        frozen = {id(p) for p in self.extractors.parameters()}
+        return [p for p in self.parameters() if p.requires_grad and id(p) not in frozen]
+
+    def pick_domains(self, i: int, step: int) -> tuple[int, int]:
+        """Two distinct domains j, k != i, a pure function of ``(seed, step, i)``."""
+        others = [d for d in range(len(self.extractors)) if d != i]
+        rng = np.random.default_rng([self.seed, step, i])
+        j, k = rng.choice(others, size=2, replace=False)
+        return int(j), int(k)
+
+    def episode_domain(self, batch: Batch) -> int:
+        """The domain i of an episodic batch (all images must share it)."""
+        doms = batch.domains.unique()
+        i = int(doms[0])
+        if doms.numel() != 1 or not 0 <= i < len(self.extractors):
+            raise TrainingError(
+                f"an episodic batch must hold one source domain in 0..{len(self.extractors) - 1}; "
+                f"got domains {doms.tolist()} (use the 'episodic' sampler)"
+            )
+        return i
+
+    def global_feature(self, images: torch.Tensor) -> torch.Tensor:
+        """F(x): the DualNorm feature projected to the extractors' width (E's input)."""
+        return self.proj(self.backbone(images))
+
+    def train_step(self, batch: Batch, step: int) -> dict[str, torch.Tensor]:
+        i = self.episode_domain(batch)
+        j, k = self.pick_domains(i, step)
+        with torch.no_grad():
+            biased_j = self.extractors[j](batch.images)
+            biased_k = self.extractors[k](batch.images)
+        with running_stats_frozen(self.encoder):
+            v_j, v_k = self.encoder(biased_j), self.encoder(biased_k)
+        tri = batch_hard_triplet(v_j, batch.pids, self.margin)
+        consis = consistency_loss(v_j, v_k)
+        logits = self.classifier(self.encoder(self.global_feature(batch.images)))
+        cls = label_smoothed_ce(logits, batch.pids, self.label_smooth)
+        loss = cls + self.lambda_tri * tri + self.lambda_consis * consis
+        return {"loss": loss, "cls": cls.detach(), "tri": tri.detach(), "consis": consis.detach()}
+
+    def embed(self, images: torch.Tensor) -> torch.Tensor:
+        return self.encoder(self.global_feature(images))

@@ -1,0 +1,69 @@
+"""Stage 1 of the episodic method: one domain-specific extractor F_i per source domain."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from dgreid.errors import TrainingError
+from dgreid.losses import batch_hard_triplet, label_smoothed_ce
+from dgreid.methods.base import Method
+from dgreid.methods.registry import METHODS
+from dgreid.models import Backbone, build_backbone
+from dgreid.structures import Batch
+
+
+@METHODS.register("extractor")
+class ExtractorMethod(Method):
+    """F_i trained on one domain with batch-hard triplet loss (+ optional id CE head).
+
+    ``num_classes`` is the number of identities of this domain and ``pid_offset`` the first of
+    its global ids, so the optional head covers this domain only. After training, ``backbone``
+    is the extractor handed (frozen) to :class:`~dgreid.methods.episodic.EpisodicMethod`;
+    ``embed`` is its feature (width ``backbone.out_features``).
+    """
+
+    sampler = "pk"
+
+    def __init__(
+        self,
+        *,
+        num_classes: int,
+        backbone: str = "resnet50",
+        pretrained: str = "none",
+        pid_offset: int = 0,
+        id_loss: bool = True,
+        margin: float = 0.3,
+        label_smooth: float = 0.1,
+    ) -> None:
+        super().__init__()
+        self.backbone: Backbone = build_backbone(backbone, pretrained)
+        self.classifier: nn.Linear | None = (
+            nn.Linear(self.backbone.out_features, num_classes) if id_loss else None
+        )
+        self.num_classes = num_classes
+        self.pid_offset = pid_offset
+        self.margin = margin
+        self.label_smooth = label_smooth
+
+    def train_step(self, batch: Batch, step: int) -> dict[str, torch.Tensor]:
+        feats = self.backbone(batch.images)
+        tri = batch_hard_triplet(feats, batch.pids, self.margin)
+        out = {"tri": tri.detach()}
+        loss = tri
+        if self.classifier is not None:
+            labels = batch.pids - self.pid_offset
+            if bool((labels < 0).any()) or bool((labels >= self.num_classes).any()):
+                raise TrainingError(
+                    f"extractor: pids {batch.pids.min().item()}..{batch.pids.max().item()} fall "
+                    f"outside this domain's range {self.pid_offset}.."
+                    f"{self.pid_offset + self.num_classes - 1} (is the batch from another domain?)"
+                )
+            cls = label_smoothed_ce(self.classifier(feats), labels, self.label_smooth)
+            loss = loss + cls
+            out["cls"] = cls.detach()
+        out["loss"] = loss
+        return out
+
+    def embed(self, images: torch.Tensor) -> torch.Tensor:
+        return self.backbone(images)

@@ -1,0 +1,175 @@
+"""The one place a method reads the run config: :func:`method_from_config`.
+
+Each registered method has an adapter here that maps config fields onto its constructor's
+explicit arguments. Fields a method does not use are not read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from torch import nn
+
+from dgreid.config.schema import Config
+from dgreid.errors import DgreidError, TrainingError
+from dgreid.methods.base import Method
+from dgreid.methods.registry import METHODS, build_method
+from dgreid.models import build_backbone
+
+
+@dataclass(frozen=True)
+class BuildContext:
+    """What the caller knows beyond the config (dataset sizes, stage-1 results, schedule)."""
+
+    num_classes: int
+    num_domains: int
+    extractors: Sequence[nn.Module] | None
+    total_steps: int
+    pid_offset: int
+    placeholder_extractors: bool
+
+
+Adapter = Callable[[Config, BuildContext], Method]
+_ADAPTERS: dict[str, Adapter] = {}
+
+
+def _adapter(name: str) -> Callable[[Adapter], Adapter]:
+    def deco(fn: Adapter) -> Adapter:
+        _ADAPTERS[name] = fn
+        return fn
+
+    return deco
+
+
+def method_from_config(
+    cfg: Config,
+    num_classes: int,
+    num_domains: int,
+    extractors: Sequence[nn.Module] | None = None,
+    *,
+    total_steps: int = 0,
+    pid_offset: int = 0,
+    placeholder_extractors: bool = False,
+) -> Method:
+    """Build ``cfg.method.name`` for ``num_classes`` source ids over ``num_domains`` domains.
+
+    - ``extractors``: the trained stage-1 F_i (episodic only), index = domain index.
+    - ``placeholder_extractors``: episodic without trained extractors, building untrained
+      ``cfg.model.extractor`` networks to be filled by ``load_state_dict`` (checkpoint loading).
+    - ``total_steps``: the run's iteration count (DANN's schedule); 0 derives it from
+      ``train.max_iters`` or ``train.epochs * train.iters_per_epoch``.
+    - ``pid_offset``: the first global id of the domain (extractor only; ``num_classes`` is then
+      that domain's id count).
+    """
+    name = cfg.method.name
+    METHODS.get(name)  # unknown name -> KeyError listing the valid ones
+    if name not in _ADAPTERS:
+        raise DgreidError(f"method {name!r} is registered but has no config adapter")
+    ctx = BuildContext(
+        num_classes, num_domains, extractors, total_steps, pid_offset, placeholder_extractors
+    )
+    return _ADAPTERS[name](cfg, ctx)
+
+
+@_adapter("baseline")
+def _baseline(cfg: Config, ctx: BuildContext) -> Method:
+    return build_method(
+        "baseline",
+        num_classes=ctx.num_classes,
+        backbone=cfg.model.backbone,
+        pretrained=cfg.model.pretrained,
+        width_mult=cfg.model.width_mult,
+        label_smooth=cfg.method.label_smooth,
+    )
+
+
+@_adapter("dualnorm")
+def _dualnorm(cfg: Config, ctx: BuildContext) -> Method:
+    return build_method(
+        "dualnorm",
+        num_classes=ctx.num_classes,
+        pretrained=cfg.model.pretrained,
+        width_mult=cfg.model.width_mult,
+        label_smooth=cfg.method.label_smooth,
+    )
+
+
+@_adapter("dann")
+def _dann(cfg: Config, ctx: BuildContext) -> Method:
+    total = ctx.total_steps or cfg.train.max_iters or cfg.train.epochs * cfg.train.iters_per_epoch
+    if total <= 0:
+        raise TrainingError(
+            "dann: the reversal-weight schedule needs the run length; pass total_steps or set "
+            "train.iters_per_epoch (or train.max_iters)"
+        )
+    return build_method(
+        "dann",
+        num_classes=ctx.num_classes,
+        num_domains=ctx.num_domains,
+        total_steps=total,
+        backbone=cfg.model.backbone,
+        pretrained=cfg.model.pretrained,
+        width_mult=cfg.model.width_mult,
+        label_smooth=cfg.method.label_smooth,
+        lambda_domain=cfg.method.lambda_domain,
+    )
+
+
+@_adapter("dimn")
+def _dimn(cfg: Config, ctx: BuildContext) -> Method:
+    return build_method(
+        "dimn",
+        num_classes=ctx.num_classes,
+        backbone=cfg.model.backbone,
+        pretrained=cfg.model.pretrained,
+        width_mult=cfg.model.width_mult,
+        memory_momentum=cfg.method.memory_momentum,
+        label_smooth=cfg.method.label_smooth,
+    )
+
+
+@_adapter("extractor")
+def _extractor(cfg: Config, ctx: BuildContext) -> Method:
+    return build_method(
+        "extractor",
+        num_classes=ctx.num_classes,
+        backbone=cfg.model.extractor,
+        pretrained=cfg.model.pretrained,
+        pid_offset=ctx.pid_offset,
+        id_loss=cfg.method.extractor_id_loss,
+        margin=cfg.method.margin,
+        label_smooth=cfg.method.label_smooth,
+    )
+
+
+@_adapter("episodic")
+def _episodic(cfg: Config, ctx: BuildContext) -> Method:
+    sources = list(cfg.data.sources)
+    if ctx.num_domains < 3:
+        raise TrainingError(
+            "episodic training needs at least 3 source domains (i, j, k distinct); "
+            f"data.sources gives {ctx.num_domains}: {', '.join(sources)}"
+        )
+    extractors = ctx.extractors
+    if extractors is None:
+        if not ctx.placeholder_extractors:
+            raise TrainingError(
+                "episodic: stage 2 needs the trained stage-1 extractors (one per source domain)"
+            )
+        extractors = [build_backbone(cfg.model.extractor, "none") for _ in range(ctx.num_domains)]
+    return build_method(
+        "episodic",
+        num_classes=ctx.num_classes,
+        extractors=extractors,
+        domain_names=sources if len(sources) == len(extractors) else None,
+        backbone=cfg.model.backbone,
+        pretrained=cfg.model.pretrained,
+        width_mult=cfg.model.width_mult,
+        embed_dim=cfg.model.embed_dim,
+        lambda_tri=cfg.method.lambda_tri,
+        lambda_consis=cfg.method.lambda_consis,
+        margin=cfg.method.margin,
+        label_smooth=cfg.method.label_smooth,
+        seed=cfg.train.seed,
+    )

@@ -1,0 +1,14 @@
+"""Networks: backbones behind one registry (:func:`build_backbone`) and small heads."""
+
+from dgreid.models import dualnorm, resnet, small  # noqa: F401  (register the backbones)
+from dgreid.models.backbone import BACKBONES, Backbone, build_backbone
+from dgreid.models.heads import DomainClassifier, Embedding, grad_reverse
+
+__all__ = [
+    "BACKBONES",
+    "Backbone",
+    "DomainClassifier",
+    "Embedding",
+    "build_backbone",
+    "grad_reverse",
+]

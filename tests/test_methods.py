@@ -1,0 +1,218 @@
+"""Methods: one training step each, frozen extractors, episode sampling, config adapter."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pytest
+import torch
+from torch import nn
+
+from dgreid.config.schema import Config
+from dgreid.errors import TrainingError
+from dgreid.methods import METHODS, Method, build_method, method_from_config
+from dgreid.methods.dann import DANNMethod, reversal_weight
+from dgreid.methods.dimn import DIMNMethod
+from dgreid.methods.episodic import EpisodicMethod, running_stats_frozen
+from dgreid.models import build_backbone
+from dgreid.structures import Batch
+
+SMALL = dict(backbone="convnet_small")
+DN = dict(width_mult=0.35)
+
+
+def tiny_batch(domain: int = 0, n: int = 4) -> Batch:
+    g = torch.Generator().manual_seed(domain)
+    return Batch(
+        images=torch.randn(n, 3, 32, 16, generator=g),
+        pids=torch.arange(n) // 2,
+        camids=torch.arange(n) % 2,
+        domains=torch.full((n,), domain, dtype=torch.long),
+    )
+
+
+def extractors(n: int = 3) -> list[nn.Module]:
+    torch.manual_seed(1)
+    return [build_backbone("convnet_small", width_mult=0.25) for _ in range(n)]
+
+
+def make(name: str) -> Method:
+    torch.manual_seed(0)
+    kwargs: dict[str, Any] = {
+        "baseline": SMALL,
+        "dualnorm": DN,
+        "dann": dict(SMALL, num_domains=3, total_steps=10),
+        "dimn": SMALL,
+        "extractor": SMALL,
+        "episodic": dict(DN, extractors=extractors(), embed_dim=16),
+    }[name]
+    return build_method(name, num_classes=3, **kwargs)
+
+
+def test_registry_names() -> None:
+    assert set(METHODS.names()) == {"baseline", "dualnorm", "dann", "dimn", "extractor", "episodic"}
+
+
+@pytest.mark.parametrize("name", ["baseline", "dualnorm", "dann", "dimn", "extractor", "episodic"])
+def test_train_step_finite_and_gradients(name: str) -> None:
+    method = make(name).train()
+    out = method.train_step(tiny_batch(), step=3)
+    assert "loss" in out and out["loss"].dim() == 0
+    assert all(torch.isfinite(v).all() for v in out.values())
+    assert all(not v.requires_grad for k, v in out.items() if k != "loss")
+    out["loss"].backward()
+    params = method.trainable_parameters()
+    assert params
+    missing = [n for n, p in method.named_parameters() if p.requires_grad and p.grad is None]
+    assert not missing
+    method.eval()
+    with torch.no_grad():
+        feats = method.embed(tiny_batch().images)
+    assert feats.shape[0] == 4 and torch.isfinite(feats).all()
+
+
+def test_episodic_losses_and_frozen_extractors() -> None:
+    method = make("episodic")
+    assert isinstance(method, EpisodicMethod)
+    method.train()
+    assert all(not m.training for m in method.extractors)  # .train() never unfreezes them
+    assert method.encoder.training and method.backbone.training
+    out = method.train_step(tiny_batch(domain=1), step=0)
+    assert set(out) == {"loss", "cls", "tri", "consis"}
+    total = out["cls"] + 0.2 * out["tri"] + 0.01 * out["consis"]
+    assert out["loss"].item() == pytest.approx(total.item(), rel=1e-5)
+    out["loss"].backward()
+    frozen = list(method.extractors.parameters())
+    assert all(not p.requires_grad and p.grad is None for p in frozen)
+    trainable = {id(p) for p in method.trainable_parameters()}
+    assert not trainable & {id(p) for p in frozen}
+    assert any(k.startswith("extractors.0.") for k in method.state_dict())
+    assert method.feat_dim == 64 and method.proj.out_features == 64  # derived from F_i width
+
+
+def test_episodic_picks_distinct_domains_deterministically() -> None:
+    method = make("episodic")
+    assert isinstance(method, EpisodicMethod)
+    method.extractors.append(build_backbone("convnet_small", width_mult=0.25))  # 4 domains
+    picks = set()
+    for step in range(30):
+        for i in range(4):
+            j, k = method.pick_domains(i, step)
+            assert j != k and i not in (j, k) and {j, k} <= {0, 1, 2, 3}
+            assert (j, k) == method.pick_domains(i, step)  # a resumed run repeats it
+            picks.add((i, j, k))
+    assert len(picks) > 12  # draws vary over steps
+
+
+def test_episodic_refuses_fewer_than_three_domains() -> None:
+    with pytest.raises(TrainingError, match="synth-a, synth-b"):
+        build_method(
+            "episodic",
+            num_classes=3,
+            extractors=extractors(2),
+            domain_names=["synth-a", "synth-b"],
+            **DN,
+        )
+    cfg = Config()
+    cfg.data.sources = ["market1501", "dukemtmc"]
+    with pytest.raises(TrainingError, match="market1501, dukemtmc"):
+        method_from_config(cfg, num_classes=3, num_domains=2)
+
+
+def test_episodic_refuses_mixed_domain_batch() -> None:
+    method = make("episodic").train()
+    batch = tiny_batch()
+    batch.domains = torch.tensor([0, 0, 1, 1])
+    with pytest.raises(TrainingError, match="one source domain"):
+        method.train_step(batch, 0)
+
+
+def test_running_stats_frozen_context() -> None:
+    bn = nn.BatchNorm1d(3).train()
+    with running_stats_frozen(bn):
+        bn(torch.randn(8, 3) + 5.0)
+    assert torch.equal(bn.running_mean, torch.zeros(3)) and bn.momentum == 0.1
+    bn(torch.randn(8, 3) + 5.0)
+    assert bn.running_mean.abs().sum() > 0
+
+
+def test_dann_schedule_and_reversed_domain_gradient() -> None:
+    assert reversal_weight(0, 100) == 0.0
+    assert reversal_weight(50, 100) == pytest.approx(2 / (1 + math.exp(-5)) - 1)
+    assert reversal_weight(500, 100) == pytest.approx(2 / (1 + math.exp(-10)) - 1)
+    method = make("dann")
+    assert isinstance(method, DANNMethod)
+    feats = torch.randn(4, method.backbone.out_features, requires_grad=True)
+    doms = torch.tensor([0, 1, 2, 0])
+    ce = nn.functional.cross_entropy
+    ce(method.domain_head(feats, 0.7), doms).backward()
+    assert feats.grad is not None
+    reversed_grad = feats.grad.clone()
+    feats.grad = None
+    ce(method.domain_head.net(feats), doms).backward()
+    assert torch.allclose(reversed_grad, -0.7 * feats.grad, atol=1e-6)
+
+
+def test_dimn_memory_and_distance() -> None:
+    method = make("dimn").train()
+    assert isinstance(method, DIMNMethod)
+    method.train_step(tiny_batch(), 0)
+    assert method.seen.tolist() == [True, True, False]
+    assert torch.allclose(method.memory[:2].norm(dim=1), torch.ones(2), atol=1e-5)
+    out = method.train_step(tiny_batch(domain=5), 1)
+    assert out["reg"].item() > 0  # seen ids now regress towards the memory bank
+    method.eval()
+    q, g = torch.randn(5, 256), torch.randn(7, 256)
+    dist = method.pairwise_distance(q, g)
+    w = nn.functional.normalize(method.generator(g), dim=1)
+    expected = 1 - nn.functional.normalize(q, dim=1) @ w.t()
+    assert dist.shape == (5, 7) and torch.allclose(dist, expected, atol=1e-5)
+    assert Method.pairwise_distance(make("baseline"), q, g) is None
+
+
+def test_extractor_checks_pid_range() -> None:
+    method = build_method("extractor", num_classes=2, pid_offset=10, **SMALL).train()
+    batch = tiny_batch()
+    batch.pids = batch.pids + 10
+    assert torch.isfinite(method.train_step(batch, 0)["loss"])
+    with pytest.raises(TrainingError, match="outside"):
+        method.train_step(tiny_batch(), 0)
+
+
+def small_config(name: str) -> Config:
+    cfg = Config()
+    cfg.method.name = name
+    cfg.model.backbone = (
+        "convnet_small" if name not in ("dualnorm", "episodic") else cfg.model.backbone
+    )
+    cfg.model.extractor = "convnet_small"
+    cfg.model.pretrained = "none"
+    cfg.model.width_mult = 0.35 if name in ("dualnorm", "episodic") else 1.0
+    cfg.model.embed_dim = 16
+    cfg.train.iters_per_epoch = 5
+    return cfg
+
+
+@pytest.mark.parametrize("name", ["baseline", "dualnorm", "dann", "dimn", "extractor"])
+def test_method_from_config(name: str) -> None:
+    method = method_from_config(small_config(name), num_classes=3, num_domains=4)
+    assert isinstance(method, METHODS.get(name))
+    assert method.sampler == "pk"
+
+
+def test_method_from_config_episodic_checkpoint_roundtrip() -> None:
+    cfg = small_config("episodic")
+    with pytest.raises(TrainingError, match="stage-1 extractors"):
+        method_from_config(cfg, num_classes=3, num_domains=4)
+    torch.manual_seed(0)
+    fs = [build_backbone("convnet_small") for _ in range(4)]
+    trained = method_from_config(cfg, num_classes=3, num_domains=4, extractors=fs)
+    assert trained.sampler == "episodic"
+    trained.train().train_step(tiny_batch(domain=2), 0)
+    loaded = method_from_config(cfg, 3, 4, placeholder_extractors=True)
+    loaded.load_state_dict(trained.state_dict())
+    x = tiny_batch().images
+    with torch.no_grad():
+        assert torch.allclose(trained.eval().embed(x), loaded.eval().embed(x))
+        assert torch.equal(trained.extractors[3](x), loaded.extractors[3](x))
