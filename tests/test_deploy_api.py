@@ -1,0 +1,45 @@
+"""``dgreid.load`` and ``ReIDModel.embed`` on PIL images, paths and tensor batches."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from PIL import Image
+
+import dgreid
+from dgreid.data.transforms import build_transform
+from dgreid.deploy.api import InputError
+from dgreid.errors import CheckpointError
+from test_deploy_helpers import H, W, make_run, write_images
+
+
+def test_embed_same_features_for_pil_paths_and_tensor(tmp_path: Path) -> None:
+    run = make_run(tmp_path / "run")
+    paths = write_images(tmp_path / "imgs", 5)
+    model = dgreid.load(run, device="cpu")
+    assert model.method == "baseline" and model.input_size == (H, W)
+    assert model.sources == ["synth-market", "synth-duke"] and model.device.type == "cpu"
+    from_paths = model.embed([str(p) for p in paths], batch_size=2)
+    pils = [Image.open(p) for p in paths]
+    from_pil = model.embed(pils)
+    tf = build_transform(H, W, train=False)
+    batch = torch.stack([tf(im.convert("RGB")) for im in pils])
+    from_tensor = model.embed(batch, batch_size=3)
+    assert from_paths.shape == (5, model.feat_dim)
+    assert torch.allclose(from_paths, from_pil, atol=1e-5)
+    assert torch.allclose(from_paths, from_tensor, atol=1e-5)
+    single = model.embed(paths[0])
+    assert torch.allclose(single[0], from_paths[0], atol=1e-5)
+    # different images give different features (the model is not constant)
+    assert not torch.allclose(from_paths[0], from_paths[1], atol=1e-3)
+
+
+def test_model_file_path_and_errors(tmp_path: Path) -> None:
+    run = make_run(tmp_path / "run")
+    model = dgreid.load(run / "model.pt", device="cpu")
+    with pytest.raises(InputError, match=rf"\(N, 3, {H}, {W}\)"):
+        model.embed(torch.zeros(2, 3, H + 1, W))
+    with pytest.raises(CheckpointError, match="no model.pt"):
+        dgreid.load(tmp_path, device="cpu")

@@ -1,0 +1,135 @@
+"""``dgreid extract`` / ``search`` / ``export`` end to end on a tiny model."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import dgreid
+from dgreid.cli.main import main
+from dgreid.deploy.features import load_features
+from test_deploy_helpers import H, W, make_run, write_images
+
+
+@pytest.fixture
+def setup(tmp_path: Path) -> tuple[Path, Path, Path]:
+    run = make_run(tmp_path / "run")
+    write_images(tmp_path / "query", 3, seed=1)
+    write_images(tmp_path / "gallery", 8, seed=2)
+    return tmp_path, run, tmp_path / "gallery"
+
+
+def test_extract_skips_corrupt(
+    setup: tuple[Path, Path, Path], capsys: pytest.CaptureFixture
+) -> None:
+    tmp, run, gallery = setup
+    (gallery / "a" / "broken.jpg").write_bytes(b"not an image")
+    (gallery / "notes.txt").write_text("ignored: not an image suffix")
+    out = tmp / "g.npz"
+    rc = main(
+        ["extract", str(run), str(gallery), "--out", str(out), "--workers", "0", "--no-progress"]
+    )
+    captured = capsys.readouterr()
+    assert rc == 0
+    assert "1 files skipped" in captured.out and "broken.jpg" in captured.err
+    fs = load_features(out)
+    assert len(fs) == 8 and fs.features.shape == (8, dgreid.load(run, "cpu").feat_dim)
+    assert "a/img_001.png" in fs.paths and not any("broken" in p for p in fs.paths)
+    expected = dgreid.load(run, "cpu").embed([fs.abspath(i) for i in range(8)])
+    assert np.allclose(fs.features, expected.numpy(), atol=1e-5)
+
+
+def test_search_exact_faiss_html(
+    setup: tuple[Path, Path, Path], capsys: pytest.CaptureFixture
+) -> None:
+    tmp, run, gallery = setup
+    assert (
+        main(
+            [
+                "extract",
+                str(run),
+                str(gallery),
+                "--out",
+                str(tmp / "g.npz"),
+                "--workers",
+                "0",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
+    base = [
+        "search",
+        str(run),
+        "--query",
+        str(tmp / "query"),
+        "--gallery",
+        str(tmp / "g.npz"),
+        "--topk",
+        "4",
+        "--workers",
+        "0",
+    ]
+    assert main([*base, "--out", str(tmp / "exact.json"), "--html", str(tmp / "r.html")]) == 0
+    exact = json.loads((tmp / "exact.json").read_text())["results"]
+    assert len(exact) == 3 and all(len(r["ranked"]) == 4 for r in exact)
+    assert (tmp / "r.html").is_file() and (tmp / "r_files" / "page_1.html").is_file()
+    capsys.readouterr()
+    assert main([*base, "--index", "faiss", "--out", str(tmp / "f.csv")]) == 0
+    assert "built and saved" in capsys.readouterr().out
+    assert (tmp / "g.flat-euclidean.faiss").is_file()
+    assert main([*base, "--index", "faiss", "--out", str(tmp / "f.csv")]) == 0
+    assert "reused from" in capsys.readouterr().out
+    rows = list(csv.DictReader((tmp / "f.csv").open()))
+    assert len(rows) == 12
+    for r in exact:
+        got = [row["gallery"] for row in rows if row["query"] == r["query"]]
+        assert got == [x["gallery"] for x in r["ranked"]]
+
+
+def test_export_onnx_and_reload(
+    setup: tuple[Path, Path, Path], capsys: pytest.CaptureFixture
+) -> None:
+    tmp, run, gallery = setup
+    onnx_path = tmp / "model.onnx"
+    assert main(["export", str(run), "--onnx", str(onnx_path)]) == 0
+    out = capsys.readouterr().out
+    diff = float(out.rsplit("max abs diff ", 1)[1].split()[0])
+    assert diff < 1e-4
+    ref, exported = dgreid.load(run, "cpu"), dgreid.load(onnx_path)
+    assert exported.input_size == (H, W) and exported.feat_dim == ref.feat_dim
+    assert exported.method == "baseline"
+    x = torch.randn(5, 3, H, W)  # a batch size other than the export example's
+    assert torch.allclose(exported.embed(x), ref.embed(x), atol=1e-4)
+    assert (
+        main(
+            [
+                "search",
+                str(onnx_path),
+                "--query",
+                str(tmp / "query"),
+                "--gallery",
+                str(gallery),
+                "--topk",
+                "2",
+                "--out",
+                str(tmp / "o.csv"),
+                "--workers",
+                "0",
+            ]
+        )
+        == 0
+    )
+    assert len((tmp / "o.csv").read_text().splitlines()) == 1 + 3 * 2
+
+
+def test_missing_model_is_a_clean_error(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    rc = main(
+        ["extract", str(tmp_path / "nope.pt"), str(tmp_path), "--out", str(tmp_path / "x.npz")]
+    )
+    assert rc == 1 and "nope.pt" in capsys.readouterr().err
