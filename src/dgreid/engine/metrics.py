@@ -1,0 +1,52 @@
+"""The JSONL metrics log: one JSON object per line (training terms, lr, speed, evaluations)."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from dgreid.utils.io import atomic_write_text
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)  # JSON has no nan/inf
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+class MetricsWriter:
+    """Appends records to ``path``; writes nothing when ``enabled`` is false (ranks > 0)."""
+
+    def __init__(self, path: Path, enabled: bool = True) -> None:
+        self.path = path
+        self.enabled = enabled
+
+    def write(self, record: dict[str, Any]) -> None:
+        if not self.enabled:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path, "a", encoding="utf-8") as f:
+            f.write(json.dumps(_plain(record)) + "\n")
+
+    def truncate_after(self, step: int) -> None:
+        """On resume: drop records past ``step`` (and any torn last line) of a killed run."""
+        if not self.enabled or not self.path.is_file():
+            return
+        kept = []
+        for line in self.path.read_text(encoding="utf-8").splitlines():
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(rec, dict) and int(rec.get("step", 0)) <= step:
+                kept.append(line)
+        atomic_write_text(self.path, "".join(k + "\n" for k in kept))
+
+
+def read_metrics(path: Path) -> list[dict[str, Any]]:
+    """All records of a metrics log (for tests, reports and plots)."""
+    return [json.loads(ln) for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip()]
