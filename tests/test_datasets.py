@@ -6,9 +6,20 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import h5py
+import numpy as np
 import pytest
 
-from dgreid.data.datasets import DATASETS, SYNTH_TWINS, build_dataset, get_loader
+from dgreid.data.datasets import (
+    DATASETS,
+    SYNTH_TWINS,
+    DatasetLayoutError,
+    DatasetNotFoundError,
+    build_dataset,
+    get_loader,
+)
+from dgreid.data.image_dataset import read_image
+from dgreid.errors import DatasetError
 from dgreid.structures import DISTRACTOR_PID, ReIDDataset
 
 Img = Callable[..., Path]
@@ -273,3 +284,149 @@ def test_construction_touches_nothing(tmp_path: Path) -> None:
     loader = get_loader("market1501", tmp_path / "does-not-exist")
     assert loader.root == tmp_path / "does-not-exist"
     assert not (tmp_path / "does-not-exist").exists()
+
+
+# ---- CUHK03 from the released .mat ---------------------------------------------------------
+
+
+def write_cuhk03_mat(path: Path) -> None:
+    """A cuhk-03.mat in the released HDF5 layout: 2 camera pairs x 2 pids x 10 cells."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with h5py.File(path, "w") as f:
+        refs = f.create_group("#refs#")
+
+        def store(arr: np.ndarray) -> object:
+            return refs.create_dataset(f"r{len(refs)}", data=arr).ref
+
+        for variant in ("labeled", "detected"):
+            pairs = []
+            for _ in range(2):
+                cells = np.empty((10, 2), dtype=h5py.ref_dtype)  # MATLAB order: (10, pids)
+                for p in range(2):
+                    for i in range(10):
+                        present = i in (0, 5) or (i == 1 and p == 0)
+                        img = np.full((8, 4, 3), 90, np.uint8).T if present else np.zeros(2)
+                        cells[i, p] = store(img)
+                pairs.append(store(cells))
+            f.create_dataset(variant, data=np.array([pairs], dtype=h5py.ref_dtype))
+
+
+def test_cuhk03_mat_extracts_into_cache_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data, cache = tmp_path / "data", tmp_path / "cache"
+    write_cuhk03_mat(data / "cuhk03" / "cuhk03_release" / "cuhk-03.mat")
+    monkeypatch.setenv("DGREID_CACHE", str(cache))
+    before = sorted(data.rglob("*"))
+    ds = build_dataset("cuhk03", data)
+    assert (ds.num_pids, ds.num_images, ds.num_cams) == (4, 10, 4)
+    assert sorted(data.rglob("*")) == before
+    assert all(Path(r.path).is_relative_to(cache) for r in ds.records)
+    names = by_name(ds)
+    assert names["1_001_2_06.png"][1] == 1 and names["2_002_1_01.png"][1] == 2
+    assert read_image(ds.records[0].path).size == (4, 8)
+    again = build_dataset("cuhk03", data)  # reuses the extraction
+    assert [r.path for r in again.records] == [r.path for r in ds.records]
+    assert build_dataset("cuhk03-detected", data).num_images == 10
+
+
+def test_cuhk03_mat_not_hdf5(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    mat = tmp_path / "cuhk03" / "cuhk-03.mat"
+    mat.parent.mkdir(parents=True)
+    mat.write_bytes(b"MATLAB 5.0 MAT-file")
+    monkeypatch.setenv("DGREID_CACHE", str(tmp_path / "cache"))
+    with pytest.raises(DatasetError, match="v7.3"):
+        build_dataset("cuhk03", tmp_path)
+    assert not list((tmp_path / "cache").rglob("*.png"))
+
+
+# ---- errors ----------------------------------------------------------------------------------
+
+
+def test_unknown_name_lists_valid_ones(tmp_path: Path) -> None:
+    with pytest.raises(KeyError, match="valid names: market1501, dukemtmc"):
+        build_dataset("market", tmp_path)
+
+
+def test_missing_dataset_lists_every_path_tried(tmp_path: Path) -> None:
+    with pytest.raises(DatasetNotFoundError) as e:
+        build_dataset("market1501", tmp_path)
+    for cand in ("market1501/Market-1501-v15.09.15", "Market-1501-v15.09.15", "Market-1501"):
+        assert str(tmp_path / cand) in str(e.value)
+
+
+def test_missing_marker_folder_named(tmp_path: Path, tiny_image: Img) -> None:
+    tiny_image(tmp_path / "Market-1501" / "bounding_box_train" / "0001_c1s1_000001_01.jpg")
+    tiny_image(tmp_path / "Market-1501" / "bounding_box_test" / "0001_c2s1_000001_01.jpg")
+    with pytest.raises(DatasetLayoutError, match="lacks 'query'"):
+        build_dataset("market1501", tmp_path)
+
+
+def test_misnamed_files_listed_with_expected_form(tmp_path: Path, tiny_image: Img) -> None:
+    folder = tmp_path / "market1501"
+    market(folder, tiny_image)
+    tiny_image(folder / "query" / "person1.jpg")
+    tiny_image(folder / "query" / "IMG_0001.jpg")
+    with pytest.raises(DatasetLayoutError) as e:
+        build_dataset("market1501", tmp_path)
+    msg = str(e.value)
+    assert "2 file name(s)" in msg and "IMG_0001.jpg, person1.jpg" in msg
+    assert "PPPP_cCsS_FFFFFF_NN.jpg" in msg and str(folder / "query") in msg
+
+
+def test_folder_without_images(tmp_path: Path, tiny_image: Img) -> None:
+    tiny_image(tmp_path / "VIPeR" / "cam_a" / "000_45.bmp")
+    (tmp_path / "VIPeR" / "cam_b").mkdir()
+    with pytest.raises(DatasetLayoutError, match=r"cam_b: no images found"):
+        build_dataset("viper", tmp_path)
+
+
+def test_empty_identity_folder(tmp_path: Path, tiny_image: Img) -> None:
+    folder = tmp_path / "MSMT17_V1"
+    msmt17(folder, tiny_image)
+    (folder / "train" / "0007").mkdir()
+    with pytest.raises(DatasetLayoutError, match=r"identity folder\(s\) .* no images: 0007"):
+        build_dataset("msmt17", tmp_path)
+
+
+def test_bad_csv_row_named(tmp_path: Path, tiny_image: Img) -> None:
+    tiny_image(tmp_path / "custom" / "a.jpg")
+    (tmp_path / "custom" / "manifest.csv").write_text(
+        "path,pid,camid\na.jpg,3,0\na.jpg,three,0\nmissing.jpg,1,0\n"
+    )
+    with pytest.raises(DatasetLayoutError) as e:
+        build_dataset("custom", tmp_path)
+    msg = str(e.value)
+    assert "2 bad row(s)" in msg and "line 3: pid 'three'" in msg
+    assert "line 4: " in msg and "missing.jpg does not exist" in msg
+
+
+def test_csv_without_header(tmp_path: Path, tiny_image: Img) -> None:
+    tiny_image(tmp_path / "custom" / "a.jpg")
+    (tmp_path / "custom" / "manifest.csv").write_text("a.jpg,3,0\n")
+    with pytest.raises(DatasetLayoutError, match="expected path,pid,camid"):
+        build_dataset("custom", tmp_path)
+
+
+def test_viper_unequal_cameras(tmp_path: Path, tiny_image: Img) -> None:
+    viper(tmp_path / "VIPeR", tiny_image)
+    tiny_image(tmp_path / "VIPeR" / "cam_a" / "004_0.bmp")
+    with pytest.raises(DatasetLayoutError) as e:
+        build_dataset("viper", tmp_path)
+    assert "cam_a has 3 images but cam_b has 2" in str(e.value)
+    assert "only in cam_a: 4" in str(e.value)
+
+
+def test_target_pairing_invariants(tmp_path: Path, tiny_image: Img) -> None:
+    grid(tmp_path / "underground_reid", tiny_image)
+    tiny_image(tmp_path / "underground_reid" / "probe" / "0003_1_1_1_1_1.jpeg")
+    with pytest.raises(DatasetLayoutError, match="probe pids with no gallery image: 3"):
+        build_dataset("grid", tmp_path)
+    prid(tmp_path / "prid_2011" / "single_shot", tiny_image)
+    tiny_image(tmp_path / "prid_2011" / "single_shot" / "cam_b" / "person_0150.png")
+    with pytest.raises(DatasetLayoutError, match="only in cam_b: 150"):
+        build_dataset("prid", tmp_path)
+    ilids(tmp_path / "i-LIDS_Pedestrian" / "Persons", tiny_image)
+    tiny_image(tmp_path / "i-LIDS_Pedestrian" / "Persons" / "0009001.jpg")
+    with pytest.raises(DatasetLayoutError, match="ids with one image: 9"):
+        build_dataset("ilids", tmp_path)

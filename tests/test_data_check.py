@@ -1,0 +1,103 @@
+"""``dgreid data check`` and the image verification training relies on."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from dgreid.cli.main import main
+from dgreid.data.check import check_datasets, require_readable, verify_images
+from dgreid.data.datasets import build_dataset
+from dgreid.errors import DatasetError
+
+Img = Callable[..., Path]
+
+
+def viper_tree(root: Path, img: Img) -> Path:
+    folder = root / "viper" / "VIPeR"
+    for cam, angle in (("cam_a", 0), ("cam_b", 90)):
+        for n in range(3):
+            img(folder / cam / f"{n:03d}_{angle}.bmp", shade=40 * n)
+    return folder
+
+
+def corrupt(path: Path) -> None:
+    path.write_bytes(b"BM" + b"\x00" * 10)  # a BMP header cut short
+
+
+def truncate(path: Path) -> None:
+    path.write_bytes(path.read_bytes()[:40])
+
+
+def test_cli_reports_corrupt_image(
+    tmp_path: Path, tiny_image: Img, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = viper_tree(tmp_path, tiny_image)
+    corrupt(folder / "cam_b" / "001_90.bmp")
+    code = main(["data", "check", "--root", str(tmp_path), "--datasets", "viper"])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "viper: found" in out and "3 ids, 6 images, 2 cameras" in out
+    assert "1 unreadable image(s)" in out and str(folder / "cam_b" / "001_90.bmp") in out
+    assert "0 of 1 dataset(s) OK" in out
+
+
+def test_cli_all_good_and_default_names(
+    tmp_path: Path, tiny_image: Img, capsys: pytest.CaptureFixture[str]
+) -> None:
+    viper_tree(tmp_path, tiny_image)
+    tiny_image(tmp_path / "ilids" / "Persons" / "0001001.jpg")
+    tiny_image(tmp_path / "ilids" / "Persons" / "0001002.jpg")
+    assert main(["data", "check", "--root", str(tmp_path), "--workers", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "viper: found" in out and "ilids: found" in out and "all images decode" in out
+    assert "2 of 2 dataset(s) OK" in out
+
+
+def test_cli_missing_and_malformed(
+    tmp_path: Path, tiny_image: Img, capsys: pytest.CaptureFixture[str]
+) -> None:
+    tiny_image(tmp_path / "grid" / "probe" / "bad_name.jpeg")
+    (tmp_path / "grid" / "gallery").mkdir()
+    code = main(["data", "check", "--root", str(tmp_path), "--datasets", "grid", "prid"])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "grid: MALFORMED" in out and "bad_name.jpeg" in out and "PPPP_C_" in out
+    assert "prid: MISSING" in out and str(tmp_path / "prid2011/prid_2011/single_shot") in out
+
+
+def test_cli_unknown_name(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(KeyError, match="valid names"):
+        main(["data", "check", "--root", str(tmp_path), "--datasets", "viperr"])
+
+
+def test_verify_images_lists_every_bad_file(tmp_path: Path, tiny_image: Img) -> None:
+    folder = viper_tree(tmp_path, tiny_image)
+    ok = tiny_image(tmp_path / "x" / "good.jpg")
+    for n in range(3):
+        tiny_image(tmp_path / "x" / f"t{n}.jpg")
+    truncate(tmp_path / "x" / "t1.jpg")
+    corrupt(folder / "cam_a" / "002_0.bmp")
+    ds = build_dataset("viper", tmp_path)
+    recs = ds.records + [
+        type(ds.records[0])(str(p), 9, 0) for p in sorted((tmp_path / "x").iterdir())
+    ]
+    bad = verify_images(recs, workers=2)
+    assert sorted(p for p, _ in bad) == sorted(
+        [str(folder / "cam_a" / "002_0.bmp"), str(tmp_path / "x" / "t1.jpg")]
+    )
+    assert all(reason and not reason.startswith("/") for _, reason in bad)
+    assert verify_images(recs) == bad
+    with pytest.raises(DatasetError, match="2 image\\(s\\) cannot be decoded") as e:
+        require_readable(recs, progress=False)
+    assert "t1.jpg" in str(e.value) and "002_0.bmp" in str(e.value)
+    require_readable([r for r in recs if r.path == str(ok)], progress=False)
+
+
+def test_check_datasets_without_decoding(tmp_path: Path, tiny_image: Img) -> None:
+    folder = viper_tree(tmp_path, tiny_image)
+    corrupt(folder / "cam_a" / "000_0.bmp")
+    [status] = check_datasets(tmp_path, ["viper"], decode=False)
+    assert status.ok and status.num_images == 6 and not status.unreadable
