@@ -1,0 +1,195 @@
+"""Seeded single-shot probe/gallery splits of the target datasets, and their JSON files.
+
+One function per protocol (METHOD.md, "Evaluation protocol"; camera conventions in
+docs/layouts.md). Draws use ``numpy.random.Generator(PCG64(seed))`` over identities sorted by
+pid and images sorted by path, so the same seed gives the same splits on every machine,
+whatever order a loader listed the files in.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from collections import defaultdict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dgreid.errors import DatasetError, DgreidError
+from dgreid.structures import DISTRACTOR_PID, ImageRecord, ReIDDataset
+from dgreid.utils.io import atomic_write_json
+
+#: Test identities per split of each target protocol (the paper's numbers).
+TEST_IDS = {"grid": 125, "ilids": 60, "prid": 100, "viper": 316}
+SPLITS_FORMAT = "dgreid-splits/1"
+
+
+class SplitsFileError(DgreidError):
+    """A splits JSON file is unreadable or does not hold what a run needs."""
+
+
+@dataclass
+class Split:
+    """One probe (query) / gallery partition of a target."""
+
+    query: list[ImageRecord]
+    gallery: list[ImageRecord]
+
+
+def make_splits(
+    dataset: ReIDDataset, num_splits: int = 10, seed: int = 0, num_test_ids: int | None = None
+) -> list[Split]:
+    """Draw ``num_splits`` splits of ``dataset`` by its ``protocol``.
+
+    ``num_test_ids`` overrides the protocol's number of test identities (default
+    :data:`TEST_IDS`; smaller values are for quick runs and tests). ``standard`` returns the
+    dataset's own query/gallery once.
+    """
+    if num_splits < 1:
+        raise ValueError(f"num_splits must be >= 1, got {num_splits}")
+    if dataset.protocol == "standard":
+        if not dataset.query or not dataset.gallery:
+            raise DatasetError(
+                f"{dataset.name} ({dataset.root}): the standard protocol needs a query and a "
+                f"gallery set; found {len(dataset.query)} query and {len(dataset.gallery)} "
+                "gallery images"
+            )
+        return [Split(list(dataset.query), list(dataset.gallery))]
+    draw = _PROTOCOLS.get(dataset.protocol)
+    if draw is None:
+        valid = ", ".join(["standard", *_PROTOCOLS])
+        raise DatasetError(
+            f"{dataset.name}: unknown evaluation protocol {dataset.protocol!r}; valid: {valid}"
+        )
+    n = TEST_IDS[dataset.protocol] if num_test_ids is None else num_test_ids
+    if n < 1:
+        raise ValueError(f"num_test_ids must be >= 1, got {n}")
+    rng = np.random.default_rng(seed)
+    return [draw(dataset, n, rng) for _ in range(num_splits)]
+
+
+def _by_pid_cam(records: list[ImageRecord]) -> dict[int, dict[int, list[ImageRecord]]]:
+    out: dict[int, dict[int, list[ImageRecord]]] = defaultdict(lambda: defaultdict(list))
+    for r in sorted(records, key=lambda r: (r.pid, r.camid, r.path)):
+        out[r.pid][r.camid].append(r)
+    return out
+
+
+def _choose(ds: ReIDDataset, ids: list[int], n: int, rng: np.random.Generator, what: str) -> list:
+    if len(ids) < n:
+        raise DatasetError(
+            f"{ds.name} ({ds.root}): the {ds.protocol} protocol needs at least {n} {what}; "
+            f"found {len(ids)}"
+        )
+    picked = rng.choice(np.array(sorted(ids)), size=n, replace=False)
+    return sorted(int(p) for p in picked)
+
+
+def _two_camera(ds: ReIDDataset, n: int, rng: np.random.Generator, extra_gallery: bool) -> Split:
+    """Probe camera 0, gallery camera 1 of ``n`` ids seen by both (VIPeR, PRID, GRID).
+
+    ``extra_gallery`` adds camera-1 images of ids never seen by camera 0 and all distractors.
+    """
+    cams = _by_pid_cam(ds.records)
+    both = [p for p, c in cams.items() if p != DISTRACTOR_PID and 0 in c and 1 in c]
+    chosen = _choose(ds, both, n, rng, "identities seen by both cameras (camid 0 and 1)")
+    query = [r for p in chosen for r in cams[p][0]]
+    gallery = [r for p in chosen for r in cams[p][1]]
+    if extra_gallery:
+        for p, c in sorted(cams.items()):
+            if p == DISTRACTOR_PID:
+                gallery += [r for cam in sorted(c) for r in c[cam]]
+            elif 0 not in c:
+                gallery += c.get(1, [])
+    return Split(query, gallery)
+
+
+def _viper(ds: ReIDDataset, n: int, rng: np.random.Generator) -> Split:
+    return _two_camera(ds, n, rng, extra_gallery=False)
+
+
+def _grid_or_prid(ds: ReIDDataset, n: int, rng: np.random.Generator) -> Split:
+    return _two_camera(ds, n, rng, extra_gallery=True)
+
+
+def _ilids(ds: ReIDDataset, n: int, rng: np.random.Generator) -> Split:
+    """One random image of each chosen id as probe (camid 0), another as gallery (camid 1)."""
+    images: dict[int, list[ImageRecord]] = defaultdict(list)
+    for r in sorted(ds.records, key=lambda r: r.path):
+        if r.pid != DISTRACTOR_PID:
+            images[r.pid].append(r)
+    eligible = [p for p, imgs in images.items() if len(imgs) >= 2]
+    chosen = _choose(ds, eligible, n, rng, "identities with at least two images")
+    query, gallery = [], []
+    for p in chosen:
+        a, b = rng.choice(len(images[p]), size=2, replace=False)
+        query.append(dataclasses.replace(images[p][int(a)], camid=0))
+        gallery.append(dataclasses.replace(images[p][int(b)], camid=1))
+    return Split(query, gallery)
+
+
+_PROTOCOLS: dict[str, Callable[[ReIDDataset, int, np.random.Generator], Split]] = {
+    "grid": _grid_or_prid,
+    "ilids": _ilids,
+    "prid": _grid_or_prid,
+    "viper": _viper,
+}
+
+
+def save_splits(
+    path: str | Path, splits: Mapping[str, list[Split]], roots: Mapping[str, str | Path]
+) -> None:
+    """Write ``{target: [Split, ...]}`` atomically as JSON; each image is stored as
+    ``[path relative to roots[target], pid, camid]``."""
+    targets: dict[str, Any] = {}
+    for name, split_list in splits.items():
+        if name not in roots:
+            raise ValueError(f"save_splits: no dataset root given for target {name!r}")
+        root = os.path.abspath(roots[name])
+
+        def rows(recs: list[ImageRecord], root: str = root) -> list[list[Any]]:
+            return [[os.path.relpath(os.path.abspath(r.path), root), r.pid, r.camid] for r in recs]
+
+        targets[name] = {
+            "root": root,
+            "splits": [{"query": rows(s.query), "gallery": rows(s.gallery)} for s in split_list],
+        }
+    atomic_write_json(
+        path, {"format": SPLITS_FORMAT, "columns": ["path", "pid", "camid"], "targets": targets}
+    )
+
+
+def load_splits(
+    path: str | Path, roots: Mapping[str, str | Path] | None = None
+) -> dict[str, list[Split]]:
+    """Read a file written by :func:`save_splits`. Image paths are joined to ``roots[target]``
+    when given (the data moved), else to the root stored in the file."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError as e:
+        raise SplitsFileError(f"{path}: splits file not found") from e
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise SplitsFileError(f"{path}: cannot read splits JSON ({e})") from e
+    if not isinstance(data, dict) or data.get("format") != SPLITS_FORMAT:
+        raise SplitsFileError(f"{path}: not a dgreid splits file (expected format {SPLITS_FORMAT})")
+    out: dict[str, list[Split]] = {}
+    try:
+        for name, entry in data["targets"].items():
+            root = str((roots or {}).get(name, entry["root"]))
+
+            def recs(rows: list[list[Any]], root: str = root) -> list[ImageRecord]:
+                return [
+                    ImageRecord(os.path.join(root, p), int(pid), int(cam)) for p, pid, cam in rows
+                ]
+
+            out[name] = [Split(recs(s["query"]), recs(s["gallery"])) for s in entry["splits"]]
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        raise SplitsFileError(
+            f"{path}: malformed splits file ({e.__class__.__name__}: {e}); expected "
+            "targets.<name>.splits[].query/gallery as [path, pid, camid] rows"
+        ) from e
+    return out
