@@ -1,0 +1,193 @@
+"""The eight synthetic domains: sizes, camera counts, clothing priors and style ranges.
+
+Sources span moderate shifts (street/campus backgrounds, mild colour casts, some blur). Each
+target adds a shift no source has: GRID is dark, noisy and low-resolution; PRID has a strong
+colour cast between its two cameras; i-LIDS has heavy occlusion; VIPeR changes viewpoint
+between its cameras (front/back vs side) under varied light.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from dgreid.data.synth.attributes import Palette
+from dgreid.data.synth.styles import CameraStyle
+from dgreid.errors import DgreidError
+
+PALETTES: dict[str, Palette] = {
+    "summer": Palette(
+        "summer",
+        upper={
+            "white": 3,
+            "red": 2,
+            "yellow": 1.5,
+            "pink": 1.5,
+            "sky": 1.5,
+            "orange": 1,
+            "green": 1,
+        },
+        lower={"denim": 2, "black": 1.5, "khaki": 1.5, "white": 1, "beige": 1},
+        short_sleeve=0.65,
+        shorts=0.35,
+        skirt=0.15,
+    ),
+    "winter": Palette(
+        "winter",
+        upper={"black": 4, "navy": 3, "charcoal": 3, "grey": 2, "maroon": 1, "brown": 1},
+        lower={"black": 4, "navy": 2, "charcoal": 2, "denim": 2, "grey": 1},
+        short_sleeve=0.05,
+        shorts=0.02,
+        skirt=0.05,
+        rest=0.15,
+    ),
+    "campus": Palette(
+        "campus",
+        upper={"white": 2, "blue": 2, "grey": 1.5, "black": 1.5, "green": 1, "purple": 1},
+        lower={"denim": 3, "black": 2, "grey": 1.5, "khaki": 1},
+        short_sleeve=0.45,
+        shorts=0.15,
+        skirt=0.1,
+    ),
+    "mixed": Palette(
+        "mixed",
+        upper={"black": 1, "white": 1, "blue": 1, "red": 1, "grey": 1},
+        lower={"black": 2, "denim": 2, "grey": 1},
+        short_sleeve=0.35,
+        shorts=0.15,
+        skirt=0.1,
+        rest=0.5,
+    ),
+    "commuter": Palette(
+        "commuter",
+        upper={"black": 3, "charcoal": 2, "navy": 2, "beige": 1.5, "olive": 1, "teal": 1},
+        lower={"black": 3, "charcoal": 2, "denim": 1, "brown": 1},
+        short_sleeve=0.2,
+        shorts=0.05,
+        skirt=0.1,
+    ),
+    "travel": Palette(
+        "travel",
+        upper={"beige": 2, "brown": 2, "olive": 1.5, "teal": 1.5, "white": 1, "black": 1},
+        lower={"khaki": 2, "brown": 1.5, "black": 1.5, "denim": 1},
+        short_sleeve=0.3,
+        shorts=0.1,
+        skirt=0.12,
+    ),
+    "bright": Palette(
+        "bright",
+        upper={"orange": 2, "purple": 2, "teal": 2, "yellow": 1.5, "pink": 1.5, "red": 1},
+        lower={"denim": 2, "beige": 1.5, "white": 1, "olive": 1},
+        short_sleeve=0.5,
+        shorts=0.25,
+        skirt=0.15,
+    ),
+}
+
+
+@dataclass(frozen=True)
+class StyleRange:
+    """Ranges the per-camera styles of a domain are drawn from (seeded)."""
+
+    background: str
+    gain: tuple[float, float] = (0.9, 1.1)
+    cast: float = 0.06  # per-channel white-balance spread between cameras
+    saturation: tuple[float, float] = (0.85, 1.05)
+    contrast: tuple[float, float] = (0.9, 1.1)
+    gamma: tuple[float, float] = (0.9, 1.1)
+    haze: tuple[float, float] = (0.0, 0.08)
+    blur: tuple[int, int] = (0, 1)
+    noise: tuple[float, float] = (0.01, 0.025)
+    res: tuple[float, float] = (1.0, 1.4)
+    jpeg: tuple[int, int] = (0, 0)
+    wb: tuple[tuple[float, float, float], ...] = ()  # explicit per-camera casts (PRID)
+    views: tuple[tuple[float, float, float], ...] = ()  # per-camera view priors (VIPeR)
+
+
+@dataclass(frozen=True)
+class DomainSpec:
+    """One domain: layout, counts (at scale 1) and appearance priors."""
+
+    name: str
+    code: int  # stable seed component: renaming or reordering domains changes nothing
+    role: str  # "source" or "target"
+    layout: str
+    cameras: int
+    n_ids: int
+    per_id: tuple[int, int] = (4, 10)
+    palette: str = "mixed"
+    style: StyleRange = field(default_factory=lambda: StyleRange("street"))
+    occlusion: float = 0.1
+    occ_size: tuple[float, float] = (0.1, 0.25)
+    scale: tuple[float, float] = (0.8, 0.92)
+    jitter: float = 0.04
+    n_images: int = 0  # i-LIDS: fixed total
+    n_ids_b: int = 0  # PRID: ids in camera B
+    shared: int = 0  # PRID: ids seen by both cameras
+    distractors: int = 0  # GRID: gallery-only distractors
+
+
+DOMAINS: tuple[DomainSpec, ...] = (
+    DomainSpec("synth-market", 1, "source", "market", 6, 340, (4, 9), "summer",
+               StyleRange("street", jpeg=(70, 90), res=(1.0, 1.5)), 0.1),
+    DomainSpec("synth-duke", 2, "source", "duke", 8, 340, (4, 9), "winter",
+               StyleRange("campus", gain=(0.8, 1.0), jpeg=(85, 95), blur=(0, 0)), 0.2),
+    DomainSpec("synth-cuhk02", 3, "source", "cuhk02", 10, 380, (4, 4), "campus",
+               StyleRange("pavement", gain=(0.95, 1.15), cast=0.08), 0.05, scale=(0.86, 0.95)),
+    DomainSpec("synth-cuhk03", 4, "source", "cuhk03", 6, 340, (4, 8), "mixed",
+               StyleRange("indoor", gain=(0.8, 1.1), cast=0.08, blur=(1, 2), res=(1.2, 1.8)),
+               0.12, jitter=0.07),
+    DomainSpec("synth-grid", 5, "target", "grid", 2, 250, (2, 2), "commuter",
+               StyleRange("underground", gain=(0.55, 0.7), cast=0.1, saturation=(0.55, 0.7),
+                          contrast=(0.75, 0.85), gamma=(1.1, 1.3), blur=(1, 2),
+                          noise=(0.03, 0.045), res=(2.6, 3.2), jpeg=(45, 60)),
+               0.15, scale=(0.65, 0.85), jitter=0.06, distractors=775),
+    DomainSpec("synth-ilids", 6, "target", "ilids", 3, 119, (2, 6), "travel",
+               StyleRange("airport", jpeg=(60, 75), res=(1.3, 1.7)),
+               0.85, occ_size=(0.25, 0.45), n_images=476),
+    DomainSpec("synth-prid", 7, "target", "prid", 2, 385, (1, 1), "bright",
+               StyleRange("road", cast=0.0, gamma=(0.8, 1.25),
+                          wb=((1.28, 1.12, 0.62), (0.78, 0.86, 1.38))),
+               0.05, n_ids_b=749, shared=200),
+    DomainSpec("synth-viper", 8, "target", "viper", 2, 632, (2, 2), "bright",
+               StyleRange("garden", gain=(0.75, 1.25), cast=0.1,
+                          views=((0.5, 0.5, 0.0), (0.1, 0.1, 0.8))),
+               0.08),
+)  # fmt: skip
+
+
+def get_domain(name: str) -> DomainSpec:
+    """The spec named ``name`` (``synth-market`` ...); the error lists the valid names."""
+    for d in DOMAINS:
+        if d.name == name:
+            return d
+    raise DgreidError(
+        f"unknown synthetic domain {name!r}; valid: {', '.join(d.name for d in DOMAINS)}"
+    )
+
+
+def camera_styles(spec: DomainSpec, seed: int) -> list[CameraStyle]:
+    """The seeded style of each camera of ``spec``."""
+    st = spec.style
+    out = []
+    for cam in range(spec.cameras):
+        rng = np.random.default_rng([seed, spec.code, 3, cam])
+        wb = st.wb[cam] if st.wb else tuple(1 + rng.uniform(-st.cast, st.cast, 3))
+        out.append(
+            CameraStyle(
+                gain=round(float(rng.uniform(*st.gain)), 4),
+                wb=tuple(round(float(c), 4) for c in wb),  # type: ignore[arg-type]
+                saturation=round(float(rng.uniform(*st.saturation)), 4),
+                contrast=round(float(rng.uniform(*st.contrast)), 4),
+                gamma=round(float(rng.uniform(*st.gamma)), 4),
+                haze=round(float(rng.uniform(*st.haze)), 4),
+                blur=int(rng.integers(st.blur[0], st.blur[1] + 1)),
+                noise=round(float(rng.uniform(*st.noise)), 4),
+                res=round(float(rng.uniform(*st.res)), 4),
+                jpeg=int(rng.integers(st.jpeg[0], st.jpeg[1] + 1)),
+                background=st.background,
+                view_probs=st.views[cam] if st.views else (0.35, 0.35, 0.3),
+            )
+        )
+    return out
