@@ -101,3 +101,64 @@ def test_check_datasets_without_decoding(tmp_path: Path, tiny_image: Img) -> Non
     corrupt(folder / "cam_a" / "000_0.bmp")
     [status] = check_datasets(tmp_path, ["viper"], decode=False)
     assert status.ok and status.num_images == 6 and not status.unreadable
+
+
+def touch_all(folder: Path, names: list[str]) -> None:
+    """Empty files: layout and statistics need no pixels (nothing is decoded without --decode)."""
+    for n in names:
+        (folder / n).parent.mkdir(parents=True, exist_ok=True)
+        (folder / n).touch()
+
+
+def published_trees(root: Path) -> None:
+    """File-name trees with the published sizes of the targets, CUHK01 and CUHK02."""
+    touch_all(
+        root / "viper/VIPeR",
+        [f"cam_{c}/{n:03d}_{a}.bmp" for n in range(632) for c, a in (("a", 0), ("b", 90))],
+    )
+    touch_all(
+        root / "cuhk01/campus", [f"{p:04d}{i:03d}.png" for p in range(1, 972) for i in range(1, 5)]
+    )
+    touch_all(
+        root / "prid2011/prid_2011/single_shot",
+        [f"cam_a/person_{n:04d}.png" for n in range(1, 386)]
+        + [f"cam_b/person_{n:04d}.png" for n in range(1, 750)],
+    )
+    touch_all(
+        root / "grid/underground_reid",
+        [f"probe/{p:04d}_1_1_1_1_1.jpeg" for p in range(1, 251)]
+        + [f"gallery/{p:04d}_5_1_1_1_1.jpeg" for p in range(1, 251)]
+        + [f"gallery/0000_{k % 8 + 1}_{k}_1_1_1.jpeg" for k in range(775)],
+    )
+    touch_all(
+        root / "ilids/i-LIDS_Pedestrian/Persons",
+        [f"{p:04d}{i:03d}.jpg" for p in range(1, 120) for i in range(1, 5)],
+    )
+    sizes = {1: 971, 2: 306, 3: 107, 4: 193, 5: 239}
+    touch_all(
+        root / "cuhk02/Dataset",
+        [
+            f"P{k}/cam{c}/{p:03d}_{c}{i}.png"
+            for k, n in sizes.items()
+            for p in range(n)
+            for c in (1, 2)
+            for i in (1, 2)
+        ],
+    )
+
+
+def test_published_statistics(tmp_path: Path) -> None:
+    published_trees(tmp_path)
+    names = ["viper", "cuhk01", "prid", "grid", "ilids", "cuhk02"]
+    stats = {
+        s.name: (s.num_pids, s.num_images, s.num_distractors, s.num_cams)
+        for s in check_datasets(tmp_path, names, decode=False)
+    }
+    assert stats == {
+        "viper": (632, 1264, 0, 2),
+        "cuhk01": (971, 3884, 0, 2),
+        "prid": (934, 1134, 0, 2),
+        "grid": (250, 500, 775, 2),
+        "ilids": (119, 476, 0, 1),
+        "cuhk02": (1816, 7264, 0, 10),
+    }
