@@ -69,8 +69,9 @@ def test_cli_missing_and_malformed(
 
 
 def test_cli_unknown_name(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(KeyError, match="valid names"):
-        main(["data", "check", "--root", str(tmp_path), "--datasets", "viperr"])
+    assert main(["data", "check", "--root", str(tmp_path), "--datasets", "viperr"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown dataset 'viperr'" in err and "did you mean 'viper'" in err
 
 
 def test_verify_images_lists_every_bad_file(tmp_path: Path, tiny_image: Img) -> None:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from dgreid.data.check import check_datasets, format_report
+from dgreid.data.datasets import DATASETS
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -31,6 +33,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run_check(args: argparse.Namespace) -> int:
     decode = not args.no_decode
+    for name in args.datasets or []:
+        try:
+            DATASETS.get(name)
+        except KeyError as e:
+            print(f"dgreid: error: {e.args[0]}", file=sys.stderr)
+            return 2
     statuses = check_datasets(
         args.root, args.datasets, decode=decode, workers=args.workers, progress=True
     )

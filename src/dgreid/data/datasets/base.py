@@ -90,7 +90,7 @@ def parse_names(
     for f in files:
         m = pattern.fullmatch(f.name)
         if m is None:
-            bad.append(f.name)
+            bad.append(f.name if f.parent == files[0].parent else str(f))
         else:
             good.append((f, m))
     if bad:
