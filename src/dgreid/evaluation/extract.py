@@ -1,0 +1,112 @@
+"""Run an embedding model over image records: decode, resize, forward, in record order."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from dgreid.data.image_dataset import ImageDataset
+from dgreid.data.transforms import build_transform
+from dgreid.structures import ImageRecord, collate_batch
+
+
+@dataclass
+class FeatureSet:
+    """Features of a list of records, row ``i`` for record ``i``."""
+
+    features: torch.Tensor  # (N, D) float32, CPU
+    pids: np.ndarray
+    camids: np.ndarray
+    domains: np.ndarray
+    paths: list[str]
+
+    def __len__(self) -> int:
+        return int(self.features.shape[0])
+
+    def take(self, rows: Sequence[int]) -> FeatureSet:
+        """The subset of ``rows`` (in that order)."""
+        idx = np.asarray(rows, dtype=np.int64)
+        return FeatureSet(
+            features=self.features[torch.from_numpy(idx)],
+            pids=self.pids[idx],
+            camids=self.camids[idx],
+            domains=self.domains[idx],
+            paths=[self.paths[i] for i in idx],
+        )
+
+
+def _module_of(model: Callable[[torch.Tensor], torch.Tensor]) -> nn.Module | None:
+    """The module behind ``model``: itself, or the owner of a bound method such as ``embed``."""
+    if isinstance(model, nn.Module):
+        return model
+    owner = getattr(model, "__self__", None)
+    return owner if isinstance(owner, nn.Module) else None
+
+
+def extract_features(
+    model: Callable[[torch.Tensor], torch.Tensor],
+    records: Sequence[ImageRecord],
+    batch_size: int = 128,
+    device: str | torch.device = "cpu",
+    flip: bool = False,
+    height: int = 256,
+    width: int = 128,
+    workers: int = 0,
+    progress: bool = True,
+) -> FeatureSet:
+    """Features of ``records`` from ``model`` (images -> features, e.g. a module or its bound
+    ``embed``), computed in eval mode under ``torch.inference_mode``; the module's train/eval
+    state is restored afterwards.
+
+    ``flip`` averages the features of each image and its horizontal mirror. Images are
+    resized to ``height x width`` with the test transform; ``workers`` DataLoader processes
+    decode them. Returns float32 CPU features in record order.
+    """
+    if len(records) == 0:
+        raise ValueError("extract_features: no records to extract")
+    device = torch.device(device)
+    loader = torch.utils.data.DataLoader(
+        ImageDataset(records, build_transform(height, width, train=False)),
+        batch_size=batch_size,
+        shuffle=False,
+        num_workers=workers,
+        collate_fn=collate_batch,
+        pin_memory=device.type == "cuda",
+        persistent_workers=False,
+    )
+    module = _module_of(model)
+    was_training = module.training if module is not None else False
+    if module is not None:
+        module.eval()
+    chunks: list[torch.Tensor] = []
+    try:
+        with torch.inference_mode():
+            bar = tqdm(loader, desc="extract", unit="batch", disable=not progress, leave=False)
+            for batch in bar:
+                images = batch.images.to(device, non_blocking=True)
+                feats = _forward(model, images)
+                if flip:
+                    feats = (feats + _forward(model, torch.flip(images, dims=[3]))) / 2
+                chunks.append(feats.float().cpu())
+    finally:
+        if module is not None:
+            module.train(was_training)
+    return FeatureSet(
+        features=torch.cat(chunks),
+        pids=np.array([r.pid for r in records], dtype=np.int64),
+        camids=np.array([r.camid for r in records], dtype=np.int64),
+        domains=np.array([r.domain for r in records], dtype=np.int64),
+        paths=[r.path for r in records],
+    )
+
+
+def _forward(model: Callable[[torch.Tensor], torch.Tensor], images: torch.Tensor) -> torch.Tensor:
+    out = model(images)
+    if not isinstance(out, torch.Tensor):
+        raise TypeError(f"the model must return a feature tensor, got {type(out).__name__}")
+    return out.flatten(1) if out.ndim != 2 else out

@@ -1,0 +1,207 @@
+"""The DG protocol runner: features once per target, then metrics per split, mean and std.
+
+``run_protocol`` -> :class:`ProtocolResult`; ``format_table`` prints it, ``result_to_dict``
+makes it JSON, ``write_protocol_outputs`` writes results.json and splits.json atomically.
+Metric values are fractions in [0, 1] (the table shows percent); std is over splits (ddof=0).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from dgreid.evaluation.distance import compute_distance
+from dgreid.evaluation.extract import extract_features
+from dgreid.evaluation.metrics import compute_rank_metrics
+from dgreid.evaluation.splits import Split, SplitsFileError, make_splits, save_splits
+from dgreid.structures import ImageRecord, ReIDDataset
+from dgreid.utils.io import atomic_write_json
+
+#: The summary metrics, in table order.
+METRIC_KEYS = ("rank1", "rank5", "rank10", "rank20", "mAP", "mINP")
+_RANKS = {"rank1": 1, "rank5": 5, "rank10": 10, "rank20": 20}
+
+
+@dataclass
+class SplitResult:
+    """Metrics of one split; ``cmc[k]`` is the rank-(k+1) accuracy."""
+
+    metrics: dict[str, float]
+    cmc: list[float]
+    num_query: int
+    num_gallery: int
+    num_skipped: int
+
+
+@dataclass
+class TargetResult:
+    """All splits of one target and their mean and std per metric."""
+
+    name: str
+    splits: list[SplitResult]
+    mean: dict[str, float]
+    std: dict[str, float]
+
+
+@dataclass
+class ProtocolResult:
+    """Per-target results, the average over targets, and the splits they came from."""
+
+    targets: dict[str, TargetResult]
+    average: dict[str, float]
+    metric: str
+    splits: dict[str, list[Split]] = field(default_factory=dict)
+    roots: dict[str, str] = field(default_factory=dict)
+
+
+def run_protocol(
+    model: Callable[[torch.Tensor], torch.Tensor],
+    targets: Mapping[str, ReIDDataset],
+    *,
+    splits: Mapping[str, list[Split]] | None = None,
+    num_splits: int = 10,
+    seed: int = 0,
+    metric: str = "euclidean",
+    batch_size: int = 128,
+    device: str | torch.device = "cpu",
+    flip: bool = False,
+    height: int = 256,
+    width: int = 128,
+    workers: int = 0,
+    progress: bool = True,
+) -> ProtocolResult:
+    """Evaluate ``model`` (images -> features) on each target dataset.
+
+    Splits come from ``splits`` (e.g. :func:`~dgreid.evaluation.splits.load_splits`) when
+    given, else from ``make_splits(dataset, num_splits, seed)``. Each target's images are
+    embedded once; each split is then ranked with ``metric`` distances.
+    """
+    if not targets:
+        raise ValueError("run_protocol: no target datasets given")
+    results: dict[str, TargetResult] = {}
+    used: dict[str, list[Split]] = {}
+    for name, ds in targets.items():
+        if splits is not None:
+            if name not in splits:
+                have = ", ".join(sorted(splits)) or "none"
+                raise SplitsFileError(f"the saved splits have no target {name!r} (have: {have})")
+            target_splits = list(splits[name])
+        else:
+            target_splits = make_splits(ds, num_splits=num_splits, seed=seed)
+        used[name] = target_splits
+        unique = _unique_by_path(target_splits)
+        feats = extract_features(
+            model, unique, batch_size, device, flip, height, width, workers, progress
+        ).features
+        row = {r.path: i for i, r in enumerate(unique)}
+        per_split = [_evaluate_split(feats, row, s, metric) for s in target_splits]
+        results[name] = _summarise(name, per_split)
+    average = {k: float(np.mean([t.mean[k] for t in results.values()])) for k in METRIC_KEYS}
+    return ProtocolResult(
+        targets=results,
+        average=average,
+        metric=metric,
+        splits=used,
+        roots={n: str(ds.root) for n, ds in targets.items()},
+    )
+
+
+def _unique_by_path(splits: list[Split]) -> list[ImageRecord]:
+    seen: dict[str, ImageRecord] = {}
+    for s in splits:
+        for r in (*s.query, *s.gallery):
+            seen.setdefault(r.path, r)
+    return list(seen.values())
+
+
+def _evaluate_split(
+    feats: torch.Tensor, row: dict[str, int], split: Split, metric: str
+) -> SplitResult:
+    qi = torch.tensor([row[r.path] for r in split.query], dtype=torch.long)
+    gi = torch.tensor([row[r.path] for r in split.gallery], dtype=torch.long)
+    dist = compute_distance(feats[qi], feats[gi], metric=metric)
+    m = compute_rank_metrics(
+        dist,
+        np.array([r.pid for r in split.query]),
+        np.array([r.pid for r in split.gallery]),
+        np.array([r.camid for r in split.query]),
+        np.array([r.camid for r in split.gallery]),
+        max_rank=50,
+    )
+    values = {k: float(m.cmc[r - 1]) for k, r in _RANKS.items()}
+    values.update(mAP=m.mAP, mINP=m.mINP)
+    return SplitResult(values, m.cmc.tolist(), len(split.query), len(split.gallery), m.num_skipped)
+
+
+def _summarise(name: str, splits: list[SplitResult]) -> TargetResult:
+    table = np.array([[s.metrics[k] for k in METRIC_KEYS] for s in splits])
+    return TargetResult(
+        name=name,
+        splits=splits,
+        mean=dict(zip(METRIC_KEYS, table.mean(0).tolist())),
+        std=dict(zip(METRIC_KEYS, table.std(0).tolist())),
+    )
+
+
+def format_table(result: ProtocolResult, keys: tuple[str, ...] = METRIC_KEYS) -> str:
+    """A text table: one row per target and the average, ``mean +- std`` in percent."""
+    head = ["target", "splits", *keys]
+    rows = []
+    for t in result.targets.values():
+        cells = [f"{100 * t.mean[k]:5.1f} +- {100 * t.std[k]:4.1f}" for k in keys]
+        rows.append([t.name, str(len(t.splits)), *cells])
+    rows.append(["average", "", *[f"{100 * result.average[k]:5.1f}" for k in keys]])
+    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(
+            c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths))
+        ).rstrip()
+
+    rule = "-" * len(line(head))
+    return "\n".join([line(head), rule, *[line(r) for r in rows[:-1]], rule, line(rows[-1])])
+
+
+def result_to_dict(result: ProtocolResult) -> dict[str, Any]:
+    """JSON-ready form of ``result`` (fractions in [0, 1]; splits are saved separately)."""
+    return {
+        "metric": result.metric,
+        "units": "fraction",
+        "targets": {
+            name: {
+                "num_splits": len(t.splits),
+                "mean": t.mean,
+                "std": t.std,
+                "splits": [
+                    {
+                        **s.metrics,
+                        "num_query": s.num_query,
+                        "num_gallery": s.num_gallery,
+                        "num_skipped": s.num_skipped,
+                        "cmc": s.cmc,
+                    }
+                    for s in t.splits
+                ],
+            }
+            for name, t in result.targets.items()
+        },
+        "average": result.average,
+    }
+
+
+def write_protocol_outputs(
+    out_dir: str | Path,
+    result: ProtocolResult,
+    splits: Mapping[str, list[Split]] | None = None,
+) -> dict[str, Path]:
+    """Write ``results.json`` and ``splits.json`` (atomically) into ``out_dir``."""
+    out = Path(out_dir)
+    paths = {"results": out / "results.json", "splits": out / "splits.json"}
+    save_splits(paths["splits"], splits if splits is not None else result.splits, result.roots)
+    atomic_write_json(paths["results"], result_to_dict(result))
+    return paths
