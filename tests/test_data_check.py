@@ -50,10 +50,12 @@ def test_cli_all_good_and_default_names(
     viper_tree(tmp_path, tiny_image)
     tiny_image(tmp_path / "ilids" / "Persons" / "0001001.jpg")
     tiny_image(tmp_path / "ilids" / "Persons" / "0001002.jpg")
+    tiny_image(tmp_path / "cuhk03" / "images_labeled" / "1_001_1_01.png")  # no detected boxes
     assert main(["data", "check", "--root", str(tmp_path), "--workers", "2"]) == 0
     out = capsys.readouterr().out
     assert "viper: found" in out and "ilids: found" in out and "all images decode" in out
-    assert "2 of 2 dataset(s) OK" in out
+    assert "cuhk03: found" in out and "cuhk03-detected" not in out
+    assert "3 of 3 dataset(s) OK" in out
 
 
 def test_cli_missing_and_malformed(

@@ -107,7 +107,8 @@ def default_names(root: str | Path) -> list[str]:
         except DatasetNotFoundError:
             continue
         except DatasetError:
-            pass  # present but malformed: still worth reporting
+            if get_loader(name, root).variant_of:
+                continue  # e.g. cuhk03-detected beside labeled-only images is not an error
         present.append(name)
     return present
 

@@ -127,6 +127,8 @@ class DatasetLoader:
     protocol: ClassVar[str] = "standard"
     #: what the dataset folder looks like, for error messages.
     describe: ClassVar[str] = ""
+    #: the loader this one is a variant of (same folder, other images), e.g. cuhk03-detected.
+    variant_of: ClassVar[str] = ""
 
     def __init__(self, root: str | Path, name: str, layout: Layout | None = None) -> None:
         self.root = Path(root).expanduser()

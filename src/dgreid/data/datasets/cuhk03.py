@@ -70,6 +70,7 @@ class CUHK03Detected(CUHK03):
     """CUHK03 with the detector's boxes (``images_detected/``)."""
 
     variant = "detected"
+    variant_of = "cuhk03"
     layout = Layout(
         candidates=("cuhk03", "CUHK03"),
         markers=("|".join(("images_detected", *MAT_PATHS)),),
