@@ -256,3 +256,43 @@ def test_signal_handlers_are_restored(records: list, tmp_path: Path) -> None:
     assert signal.getsignal(signal.SIGTERM) is before
     assert isinstance(TrainingInterrupted("x"), TrainingError)
     assert os.path.isfile(tmp_path / "checkpoints" / "last.pt")
+
+
+def registered_methods() -> list[str]:
+    from dgreid.methods import METHODS
+
+    return METHODS.names()
+
+
+@pytest.mark.parametrize("name", registered_methods())
+def test_every_registered_method_trains_two_iterations(
+    name: str, records: list, tmp_path: Path
+) -> None:
+    from dgreid.config import Config
+    from dgreid.methods import method_from_config
+
+    cfg = Config()
+    cfg.method.name = name
+    cfg.model.backbone = cfg.model.extractor = "convnet_small"
+    cfg.model.pretrained = "none"
+    cfg.model.width_mult = 0.25
+    recs = [r for r in records if r.domain == 0] if name == "extractor" else records
+    torch.manual_seed(0)
+    method = method_from_config(
+        cfg, num_classes=len({r.pid for r in recs}), num_domains=3, total_steps=2,
+        placeholder_extractors=True,
+    )  # fmt: skip
+    before = [p.detach().clone() for p in method.trainable_parameters()]
+    summary = make_trainer(method, recs, tmp_path, max_iters=2, method_name=name).train()
+    assert summary.steps == 2 and all(np.isfinite(v) for v in summary.losses.values())
+    after = method.trainable_parameters()
+    assert any(not torch.equal(a, b) for a, b in zip(before, after)), "nothing was updated"
+    assert load_checkpoint(summary.checkpoint, expected_method=name)["step"] == 2
+
+
+def test_worker_processes_do_not_change_the_result(records: list, tmp_path: Path) -> None:
+    """Per-image seeds: augmentation is the same in the main process and in a worker."""
+    a, b = fresh(), fresh()
+    make_trainer(a, records, tmp_path / "w0", max_iters=4, workers=0).train()
+    make_trainer(b, records, tmp_path / "w1", max_iters=4, workers=1).train()
+    assert_same_weights(a.state_dict(), b.state_dict())
