@@ -296,3 +296,14 @@ def test_worker_processes_do_not_change_the_result(records: list, tmp_path: Path
     make_trainer(a, records, tmp_path / "w0", max_iters=4, workers=0).train()
     make_trainer(b, records, tmp_path / "w1", max_iters=4, workers=1).train()
     assert_same_weights(a.state_dict(), b.state_dict())
+
+
+def test_bf16_autocast_and_channels_last_run_on_cpu(records: list, tmp_path: Path) -> None:
+    summary = make_trainer(
+        fresh(), records, tmp_path, max_iters=2, amp="bf16", channels_last=True
+    ).train()
+    assert summary.steps == 2 and np.isfinite(summary.losses["loss"])
+    with pytest.raises(TrainingError, match="fp16 needs a CUDA device"):
+        make_trainer(fresh(), records, tmp_path / "fp16", amp="fp16").train()
+    with pytest.raises(TrainingError, match="train.amp='fp8'"):
+        make_trainer(fresh(), records, tmp_path / "fp8", amp="fp8")
