@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dgreid.data.synth.domains import DOMAINS, DomainSpec, get_domain
+from dgreid.data.synth.preview import render_preview
 from dgreid.data.synth.writer import VERSION, ensure_benchmark, render_benchmark
 
 __all__ = [
@@ -14,9 +15,3 @@ __all__ = [
     "render_benchmark",
     "render_preview",
 ]
-
-
-def render_preview(*args, **kwargs):  # type: ignore[no-untyped-def]
-    from dgreid.data.synth.preview import render_preview as _rp
-
-    return _rp(*args, **kwargs)

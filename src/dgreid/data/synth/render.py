@@ -9,7 +9,8 @@ pixels, so a pixel's value does not depend on which other images share its batch
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -17,6 +18,23 @@ from dgreid.data.synth import attributes as A
 from dgreid.data.synth.attributes import Identity, View
 
 F = np.float32
+
+
+@dataclass(frozen=True)
+class _Frame:
+    """The per-batch body frame and per-image (B, 1, 1) parameters the part painters share."""
+
+    uu: np.ndarray
+    v: np.ndarray
+    w: np.ndarray
+    phase: np.ndarray
+    front: np.ndarray
+    back: np.ndarray
+    side: np.ndarray
+    facing: np.ndarray
+    half_top: np.ndarray
+    half_bot: np.ndarray
+    paint: Callable[[np.ndarray, object], None]
 
 
 def _col(values: Sequence[float] | np.ndarray) -> np.ndarray:
@@ -97,7 +115,8 @@ def draw_people(
 
     far, far_cov = arm(1.0, near=False)
     paint_arm(far & side, far_cov)
-    _draw_legs(people, uu, v, w, phase, side, half_bot, paint)
+    f = _Frame(uu, v, w, phase, front, back, side, facing, half_top, half_bot, paint)
+    _draw_legs(people, f)
     torso = (
         (v >= F(0.2))
         & (v <= F(0.53))
@@ -113,11 +132,11 @@ def draw_people(
     for sign in (-1.0, 1.0):
         m, cov = arm(sign, near=True)
         paint_arm(m & (~side | (sign > 0)), cov)
-    _draw_head(uu, v, hair, front, back, side, paint)
+    _draw_head(people, f)
     paint(long_hair & ~front & (v >= F(0.1)), A.HAIR)
-    _draw_bags(people, uu, v, w, bag, front, side, facing, half_top, half_bot, paint)
-    _draw_pattern(people, lab, uu, v, front)
-    _draw_logo(people, uu, v, front, paint)
+    _draw_bags(people, f)
+    _draw_pattern(people, lab, f)
+    _draw_logo(people, f)
     _draw_occluders(views, lab, height, width)
     shade = np.clip(F(1.12) - F(12) * u * u, F(0.68), F(1.12)) * (F(1.04) - F(0.14) * v)
     return lab, shade, u
@@ -131,7 +150,8 @@ def _sincos(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return sin, cos
 
 
-def _draw_legs(people, uu, v, w, phase, side, half_bot, paint) -> None:  # type: ignore[no-untyped-def]
+def _draw_legs(people: Sequence[Identity], f: _Frame) -> None:
+    uu, v, w, phase, side, half_bot, paint = f.uu, f.v, f.w, f.phase, f.side, f.half_bot, f.paint
     lower = np.array([p.lower for p in people]).reshape(-1, 1, 1)
     cover = np.where(lower == A.LOW_TROUSERS, F(1.01), np.where(lower == A.LOW_SHORTS, F(0.4), 0))
     stripe = np.array([p.side_stripe for p in people]).reshape(-1, 1, 1)
@@ -161,7 +181,9 @@ def _draw_legs(people, uu, v, w, phase, side, half_bot, paint) -> None:  # type:
     paint(skirt, A.LOWER)
 
 
-def _draw_head(uu, v, hair, front, back, side, paint) -> None:  # type: ignore[no-untyped-def]
+def _draw_head(people: Sequence[Identity], f: _Frame) -> None:
+    uu, v, back, side, paint = f.uu, f.v, f.back, f.side, f.paint
+    hair = np.array([p.hair for p in people]).reshape(-1, 1, 1)
     head_u = np.where(side, F(0.008), F(0))
     paint((np.abs(uu) <= F(0.026)) & (v >= F(0.1)) & (v <= F(0.21)), A.SKIN)
     has_hair = (hair == A.HAIR_SHORT) | (hair == A.HAIR_LONG)
@@ -181,7 +203,10 @@ def _draw_head(uu, v, hair, front, back, side, paint) -> None:  # type: ignore[n
     paint(brim & cap & ~back, A.CAP)
 
 
-def _draw_bags(people, uu, v, w, bag, front, side, facing, half_top, half_bot, paint) -> None:  # type: ignore[no-untyped-def]
+def _draw_bags(people: Sequence[Identity], f: _Frame) -> None:
+    uu, v, w, front, side, paint = f.uu, f.v, f.w, f.front, f.side, f.paint
+    bag = np.array([p.bag for p in people]).reshape(-1, 1, 1)
+    facing, half_top, half_bot = f.facing, f.half_top, f.half_bot
     bag_side = np.array([p.bag_side for p in people], dtype=F).reshape(-1, 1, 1)
     visible = ~side | (bag_side == facing)
     strap_u = np.where(side, F(0), -bag_side * F(0.06) - (v - F(0.2)) * bag_side * F(-0.5))
@@ -198,7 +223,8 @@ def _draw_bags(people, uu, v, w, bag, front, side, facing, half_top, half_bot, p
     paint(straps & (bag == A.BAG_BACKPACK) & front, A.BAG)
 
 
-def _draw_pattern(people, lab, uu, v, front) -> None:  # type: ignore[no-untyped-def]
+def _draw_pattern(people: Sequence[Identity], lab: np.ndarray, f: _Frame) -> None:
+    uu, v, front = f.uu, f.v, f.front
     pat = np.array([p.pattern for p in people]).reshape(-1, 1, 1)
     period = _col([p.period for p in people])
     hs = ((v / period) % F(1)) < F(0.5)
@@ -211,7 +237,8 @@ def _draw_pattern(people, lab, uu, v, front) -> None:  # type: ignore[no-untyped
     np.copyto(lab, np.int8(A.UPPER2), where=mask & (lab == A.UPPER))
 
 
-def _draw_logo(people, uu, v, front, paint) -> None:  # type: ignore[no-untyped-def]
+def _draw_logo(people: Sequence[Identity], f: _Frame) -> None:
+    uu, v, front, paint = f.uu, f.v, f.front, f.paint
     shape = np.array([p.logo for p in people]).reshape(-1, 1, 1)
     r = _col([p.logo_size for p in people])
     du, dv = np.abs(uu - F(0.0)), np.abs(v - F(0.3))
