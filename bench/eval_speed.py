@@ -7,8 +7,10 @@ peak resident memory (the distance matrix itself is included in the peak).
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import time
+import tracemalloc
 
 import numpy as np
 import torch
@@ -32,15 +34,25 @@ def market_case(seed: int = 0) -> None:
     dist = compute_distance(qf, gf, metric="euclidean").numpy()
     t1 = time.perf_counter()
     before = peak_mib()
+    c1 = time.process_time()
     m = compute_rank_metrics(dist, q_pids, g_pids, q_cams, g_cams, max_rank=50)
-    t2 = time.perf_counter()
+    t2, c2 = time.perf_counter(), time.process_time()
+    tracemalloc.start()
+    compute_rank_metrics(dist, q_pids, g_pids, q_cams, g_cams, max_rank=50)
+    extra = tracemalloc.get_traced_memory()[1] / 2**20
+    tracemalloc.stop()
     print(f"market-sized {nq} x {ng}, {ids} ids, {cams} cams, threads={torch.get_num_threads()}")
     print(f"  compute_distance (dim {dim}): {t1 - t0:.2f} s")
     print(
-        f"  evaluate_rank: {t2 - t1:.2f} s   rank-1 {m.cmc[0]:.4f}  mAP {m.mAP:.4f}  "
-        f"mINP {m.mINP:.4f}  skipped {m.num_skipped}"
+        f"  evaluate_rank: {t2 - t1:.2f} s wall, {c2 - c1:.2f} s CPU   "
+        f"rank-1 {m.cmc[0]:.4f}  mAP {m.mAP:.4f}  mINP {m.mINP:.4f}  skipped {m.num_skipped}"
     )
+    print(f"  load average (1 min) during the run: {os.getloadavg()[0]:.1f}")
     print(f"  peak RSS {peak_mib():.0f} MiB (before evaluate_rank {before:.0f} MiB)")
+    print(
+        f"  evaluate_rank working memory (numpy, tracemalloc): {extra:.0f} MiB; "
+        f"the distance matrix itself is {dist.nbytes / 2**20:.0f} MiB"
+    )
 
 
 def topk_case(nq: int, ng: int, k: int = 10, dim: int = 64) -> None:
