@@ -69,7 +69,7 @@ def test_topk_ties_ordered_by_gallery_index():
 
 def test_topk_k_larger_than_gallery_returns_all():
     q, g = features(4, nq=6, ng=5)
-    d, i = topk_search(q, g, k=10)
+    d, i = topk_search(q, g, k=np.int64(10))
     assert d.shape == (6, 5)
     assert sorted(i[0].tolist()) == [0, 1, 2, 3, 4]
 

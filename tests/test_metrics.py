@@ -89,7 +89,7 @@ def test_matches_loop_reference(dtype, seed):
     rng = np.random.default_rng(seed)
     nq, ng = 37, 211
     gp = rng.integers(-1, 15, ng)
-    qp = rng.integers(0, 17, nq)
+    qp = rng.integers(-1, 17, nq)  # includes distractor-pid and unseen queries
     gc, qc = rng.integers(0, 3, ng), rng.integers(0, 3, nq)
     # coarse values: many exact ties, so the tie rule is exercised everywhere
     d = (rng.integers(0, 6, (nq, ng)) / 4).astype(dtype) if seed else rng.random((nq, ng))

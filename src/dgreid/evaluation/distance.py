@@ -9,6 +9,7 @@ from their difference, so results match a float64 reference to about 1e-5 relati
 
 from __future__ import annotations
 
+import numbers
 from typing import Any
 
 import numpy as np
@@ -58,9 +59,7 @@ def topk_search(
     ``chunk_size x gallery_chunk_size`` distances plus the features, whatever the sizes.
     """
     q, g = _prepare(qf, gf, metric)
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-        raise EvaluationError(f"k must be a positive integer, got {k!r}")
-    k = min(k, g.shape[0])
+    k = min(_positive("k", k), g.shape[0])
     qstep = _positive("chunk_size", chunk_size)
     gstep = _positive("gallery_chunk_size", gallery_chunk_size)
     gn = (g * g).sum(1)
@@ -83,9 +82,9 @@ def topk_search(
 
 
 def _positive(name: str, value: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
         raise EvaluationError(f"{name} must be a positive integer, got {value!r}")
-    return value
+    return int(value)
 
 
 def _prepare(qf: Any, gf: Any, metric: str) -> tuple[torch.Tensor, torch.Tensor]:
