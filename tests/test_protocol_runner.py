@@ -10,6 +10,7 @@ import torch
 from PIL import Image
 from torch import nn
 
+from dgreid.evaluation.metrics import EvaluationError
 from dgreid.evaluation.protocol import (
     format_table,
     result_to_dict,
@@ -101,3 +102,18 @@ def test_saved_splits_must_cover_every_target(tmp_path):
     viper = viper_like(tmp_path / "viper")
     with pytest.raises(SplitsFileError, match="no target 'viper'"):
         run_protocol(MeanColour(), {"viper": viper}, splits={}, progress=False)
+
+
+def test_custom_distance_fn_is_used(tmp_path):
+    """A distance that reverses the order of the Euclidean one turns perfect rank-1 into 0."""
+    viper = viper_like(tmp_path / "viper", n_ids=5)
+    splits = {"viper": make_splits(viper, num_splits=1, seed=0, num_test_ids=5)}
+
+    def negated(q: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
+        return -torch.cdist(q, g)
+
+    kw = dict(splits=splits, height=16, width=8, progress=False)
+    r = run_protocol(MeanColour(), {"viper": viper}, distance_fn=negated, **kw)
+    assert r.metric == "custom" and r.targets["viper"].mean["rank1"] == 0.0
+    with pytest.raises(EvaluationError, match="distance_fn returned shape"):
+        run_protocol(MeanColour(), {"viper": viper}, distance_fn=lambda q, g: q, **kw)

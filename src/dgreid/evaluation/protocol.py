@@ -17,7 +17,7 @@ import torch
 
 from dgreid.evaluation.distance import compute_distance
 from dgreid.evaluation.extract import extract_features
-from dgreid.evaluation.metrics import compute_rank_metrics
+from dgreid.evaluation.metrics import EvaluationError, compute_rank_metrics
 from dgreid.evaluation.splits import Split, SplitsFileError, make_splits, save_splits
 from dgreid.structures import ImageRecord, ReIDDataset
 from dgreid.utils.io import atomic_write_json
@@ -25,6 +25,8 @@ from dgreid.utils.io import atomic_write_json
 #: The summary metrics, in table order.
 METRIC_KEYS = ("rank1", "rank5", "rank10", "rank20", "mAP", "mINP")
 _RANKS = {"rank1": 1, "rank5": 5, "rank10": 10, "rank20": 20}
+#: A method's own pairwise distance: (query feats, gallery feats) -> (num_query, num_gallery).
+DistanceFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 @dataclass
@@ -54,7 +56,7 @@ class ProtocolResult:
 
     targets: dict[str, TargetResult]
     average: dict[str, float]
-    metric: str
+    metric: str  # "custom" when a distance_fn ranked the pairs
     splits: dict[str, list[Split]] = field(default_factory=dict)
     roots: dict[str, str] = field(default_factory=dict)
 
@@ -74,12 +76,16 @@ def run_protocol(
     width: int = 128,
     workers: int = 0,
     progress: bool = True,
+    distance_fn: DistanceFn | None = None,
 ) -> ProtocolResult:
     """Evaluate ``model`` (images -> features) on each target dataset.
 
     Splits come from ``splits`` (e.g. :func:`~dgreid.evaluation.splits.load_splits`) when
     given, else from ``make_splits(dataset, num_splits, seed)``. Each target's images are
-    embedded once; each split is then ranked with ``metric`` distances.
+    embedded once; each split is then ranked with ``metric`` distances, or with
+    ``distance_fn(query_feats, gallery_feats) -> (Q, G)`` (smaller = closer) when a method
+    scores pairs its own way (DIMN). Loaded splits hold absolute paths; pass ``roots`` to
+    ``load_splits`` if the data moved.
     """
     if not targets:
         raise ValueError("run_protocol: no target datasets given")
@@ -99,13 +105,13 @@ def run_protocol(
             model, unique, batch_size, device, flip, height, width, workers, progress
         ).features
         row = {r.path: i for i, r in enumerate(unique)}
-        per_split = [_evaluate_split(feats, row, s, metric) for s in target_splits]
+        per_split = [_evaluate_split(feats, row, s, metric, distance_fn) for s in target_splits]
         results[name] = _summarise(name, per_split)
     average = {k: float(np.mean([t.mean[k] for t in results.values()])) for k in METRIC_KEYS}
     return ProtocolResult(
         targets=results,
         average=average,
-        metric=metric,
+        metric=metric if distance_fn is None else "custom",
         splits=used,
         roots={n: str(ds.root) for n, ds in targets.items()},
     )
@@ -120,11 +126,23 @@ def _unique_by_path(splits: list[Split]) -> list[ImageRecord]:
 
 
 def _evaluate_split(
-    feats: torch.Tensor, row: dict[str, int], split: Split, metric: str
+    feats: torch.Tensor,
+    row: dict[str, int],
+    split: Split,
+    metric: str,
+    distance_fn: DistanceFn | None = None,
 ) -> SplitResult:
     qi = torch.tensor([row[r.path] for r in split.query], dtype=torch.long)
     gi = torch.tensor([row[r.path] for r in split.gallery], dtype=torch.long)
-    dist = compute_distance(feats[qi], feats[gi], metric=metric)
+    if distance_fn is not None:
+        with torch.inference_mode():
+            dist = distance_fn(feats[qi], feats[gi]).detach().float().cpu()
+        if tuple(dist.shape) != (len(qi), len(gi)):
+            raise EvaluationError(
+                f"distance_fn returned shape {tuple(dist.shape)}, expected ({len(qi)}, {len(gi)})"
+            )
+    else:
+        dist = compute_distance(feats[qi], feats[gi], metric=metric)
     m = compute_rank_metrics(
         dist,
         np.array([r.pid for r in split.query]),
