@@ -31,7 +31,7 @@ from dgreid.errors import DgreidError
 from dgreid.structures import DISTRACTOR_PID
 
 #: Elements of one query chunk (rows x gallery size); bounds the memory of each worker.
-CHUNK_ELEMENTS = 1 << 23
+CHUNK_ELEMENTS = 1 << 22
 
 
 class EvaluationError(DgreidError, ValueError):
@@ -83,7 +83,7 @@ def compute_rank_metrics(
 ) -> RankMetrics:
     """Rank metrics of ``distmat`` (num_query x num_gallery, numpy or CPU tensor).
 
-    ``chunk_size`` queries are ranked at a time (default: about 8M distances per chunk) on
+    ``chunk_size`` queries are ranked at a time (default: about 4M distances per chunk) on
     ``num_threads`` threads (default: the CPUs this process may use).
     """
     dist = _as_numpy(distmat)
