@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -133,3 +134,37 @@ def test_missing_model_is_a_clean_error(tmp_path: Path, capsys: pytest.CaptureFi
         ["extract", str(tmp_path / "nope.pt"), str(tmp_path), "--out", str(tmp_path / "x.npz")]
     )
     assert rc == 1 and "nope.pt" in capsys.readouterr().err
+
+
+def test_export_fails_above_tolerance(
+    setup: tuple[Path, Path, Path], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    tmp, run, _ = setup
+    monkeypatch.setattr("dgreid.deploy.export.TOLERANCE", 0.0)  # any difference now fails
+    rc = main(["export", str(run), "--onnx", str(tmp / "bad.onnx")])
+    assert rc == 1 and "tolerance" in capsys.readouterr().err
+    assert not (tmp / "bad.onnx").exists()
+
+
+def test_faiss_missing_is_a_clear_error(
+    setup: tuple[Path, Path, Path], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    tmp, run, gallery = setup
+    monkeypatch.setitem(sys.modules, "faiss", None)  # import faiss -> ImportError
+    rc = main(
+        [
+            "search",
+            str(run),
+            "--query",
+            str(tmp / "query"),
+            "--gallery",
+            str(gallery),
+            "--index",
+            "faiss",
+            "--workers",
+            "0",
+            "--out",
+            str(tmp / "x.csv"),
+        ]
+    )
+    assert rc == 1 and "pip install 'dgreid[faiss]'" in capsys.readouterr().err

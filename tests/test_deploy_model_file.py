@@ -87,7 +87,9 @@ class _Payload:
 def test_code_payload_not_executed(tmp_path: Path) -> None:
     marker = tmp_path / "pwned"
     evil = tmp_path / "evil.pt"
-    torch.save({"format": FORMAT, "version": 1, "x": _Payload(str(marker))}, evil)
+    torch.save(
+        {"format": FORMAT, "version": 1, "x": _Payload(str(marker))}, evil, pickle_protocol=2
+    )
     with pytest.raises(CheckpointError, match="refused"):
         load_model_file(evil)
     assert not marker.exists()

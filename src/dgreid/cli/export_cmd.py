@@ -19,11 +19,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from dgreid.deploy.api import OnnxBackend, TorchBackend, load
+    from dgreid.deploy.api import TorchBackend, load
     from dgreid.deploy.export import ExportError, export_onnx
 
     model = load(args.model, device="cpu")
-    if isinstance(model.backend, OnnxBackend) or not isinstance(model.backend, TorchBackend):
+    if not isinstance(model.backend, TorchBackend):
         raise ExportError(f"{args.model}: already an ONNX model; export needs a model.pt")
     report = export_onnx(model.backend.method, model.meta, args.onnx, opset=args.opset)
     print(
