@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
+from torch.utils.flop_counter import FlopCounterMode
 
 from dgreid.methods import Method, build_method
 from dgreid.methods.episodic import EpisodicMethod
@@ -81,6 +82,13 @@ def median_seconds(
     return [statistics.median(t) for t in times]
 
 
+def gflops(fn: Callable[[], object]) -> float:
+    """GFLOP of one call, counted by torch (immune to other load on the machine)."""
+    with FlopCounterMode(display=False) as counter:
+        fn()
+    return counter.get_total_flops() / 1e9
+
+
 def step_fn(method: Method, batch: Batch) -> Callable[[], object]:
     """One full iteration: train_step, backward, SGD step on the trainable parameters."""
     opt = torch.optim.SGD(method.trainable_parameters(), lr=1e-4, momentum=0.9)
@@ -120,12 +128,18 @@ def bench(s: Setting, batch_size: int, iters: int, num_classes: int, device: tor
 
     fns = [step_fn(base, batch), step_fn(epi, batch), frozen_pair, global_fb]
     t_base, t_epi, t_frozen, t_f = median_seconds(fns, iters, device)
+    g_base, g_epi, g_frozen, g_f = (gflops(fn) for fn in fns)
     print(f"== {s.name}: batch {batch_size}, {iters} iterations, device {device}")
     print(f"  baseline ({s.baseline_backbone})            {batch_size / t_base:8.1f} img/s  "
           f"{1000 * t_base:8.1f} ms/iter")  # fmt: skip
     print(f"  episodic (4 x {s.extractor} frozen, F={s.backbone} x{s.width_mult}) "
           f"{batch_size / t_epi:8.1f} img/s  {1000 * t_epi:8.1f} ms/iter")  # fmt: skip
-    print(f"  cost ratio episodic / baseline: {t_epi / t_base:.2f}x")
+    print(
+        f"  cost ratio episodic / baseline: {t_epi / t_base:.2f}x time, "
+        f"{g_epi / g_base:.2f}x FLOPs ({g_epi:.1f} / {g_base:.1f} GFLOP per iteration)"
+    )
+    print(f"  episodic FLOPs: frozen F_j+F_k forward {g_frozen:.1f} GFLOP, "
+          f"F forward+backward {g_f:.1f} GFLOP")  # fmt: skip
     rest = t_epi - t_frozen - t_f
     rest_txt = f"{1000 * rest:.1f} ms ({100 * rest / t_epi:.0f}%)" if rest > 0 else "n/a (noise)"
     print(f"  episodic step, parts timed separately: frozen F_j+F_k forward (no grad) "
