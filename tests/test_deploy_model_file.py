@@ -94,7 +94,7 @@ def test_code_payload_not_executed(tmp_path: Path) -> None:
         load_model_file(evil)
     assert not marker.exists()
     plain = tmp_path / "plain.pkl"
-    plain.write_bytes(pickle.dumps(_Payload(str(marker))))
+    plain.write_bytes(pickle.dumps(_Payload(str(marker)), protocol=2))
     with pytest.raises(CheckpointError):
         load_model_file(plain)
     assert not marker.exists()
