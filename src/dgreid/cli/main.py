@@ -12,12 +12,14 @@ from dgreid.errors import DgreidError
 
 #: Modules that add a subcommand, in the order ``--help`` lists them.
 SUBCOMMANDS: list[str] = [
-    "dgreid.cli.config_cmd",
     "dgreid.cli.synth_cmd",
     "dgreid.cli.data_cmd",
+    "dgreid.cli.train_cmd",
+    "dgreid.cli.eval_cmd",
     "dgreid.cli.extract_cmd",
     "dgreid.cli.search_cmd",
     "dgreid.cli.export_cmd",
+    "dgreid.cli.config_cmd",
 ]
 
 

@@ -56,6 +56,8 @@ class MethodConfig:
     stage1_epochs: int = 0  # episodic: epochs of each F_i; 0 = same as train.epochs
     memory_momentum: float = 0.5  # DIMN: memory bank update rate
     extractor_id_loss: bool = True  # episodic stage 1: add an id CE head to the triplet loss
+    #: episodic: where trained stage-1 extractors are kept and reused ("" = RUN/stage1)
+    stage1_dir: str = ""
 
 
 @dataclass

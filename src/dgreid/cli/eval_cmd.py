@@ -1,0 +1,43 @@
+"""``dgreid eval RUN_OR_MODEL``: re-run the DG protocol for a trained model."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from dgreid.cli.logs import setup_logging
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "eval",
+        help="evaluate a run folder or model file on the target datasets (10-split protocol)",
+    )
+    p.add_argument("model", help="a run folder (with model.pt) or a model file")
+    p.add_argument("--targets", nargs="+", help="target datasets (default: the run's targets)")
+    p.add_argument("--root", help="data root (default: the run's data.root)")
+    p.add_argument("--splits", default="", help="a splits.json to evaluate on identical splits")
+    p.add_argument("--out", help="folder for results.json / splits.json (default: none)")
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    setup_logging()
+    import dataclasses
+
+    from dgreid.deploy.api import resolve_device
+    from dgreid.deploy.model_file import load_model_file
+    from dgreid.experiments.evaluate import embedder, evaluate_targets
+
+    path = Path(args.model)
+    model_file = path / "model.pt" if path.is_dir() else path
+    device = resolve_device(args.device)
+    loaded = load_model_file(model_file, device=device)
+    cfg = loaded.config
+    if args.root:
+        cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, root=args.root))
+    embed, distance = embedder(loaded.method)
+    out = Path(args.out) if args.out else None
+    evaluate_targets(embed, distance, cfg, out, device, args.targets, args.splits)
+    return 0
