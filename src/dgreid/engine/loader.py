@@ -12,6 +12,7 @@ and is re-raised in the main process with its own message, not a worker stack tr
 from __future__ import annotations
 
 import random
+import signal
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -97,6 +98,12 @@ def collate(items: Sequence[object]) -> Batch | LoadFailure:
     return collate_batch(items)  # type: ignore[arg-type]
 
 
+def _worker_init(worker_id: int) -> None:
+    """Workers ignore SIGINT (Ctrl-C reaches the whole process group): the main process handles
+    it (finish the step, save). SIGTERM keeps its default: multiprocessing stops workers with it."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def build_train_loader(
     dataset: ImageDataset,
     batches: SeededBatches,
@@ -111,6 +118,7 @@ def build_train_loader(
         num_workers=workers,
         pin_memory=pin_memory,
         persistent_workers=workers > 0,
+        worker_init_fn=_worker_init if workers > 0 else None,
         prefetch_factor=4 if workers > 0 else None,
     )
 

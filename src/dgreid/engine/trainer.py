@@ -213,7 +213,7 @@ class Trainer:
                 if offset == 0:  # every epoch starts from RNG state f(seed, epoch, rank)
                     seed_everything(epoch_seed(self.seed, epoch, info.rank))
                 batches.set_epoch(epoch, skip=offset)
-                for batch in self._batches(loader, device):
+                for batch in self._batches(loader, device, stop):
                     lr = lr_at(
                         step, self.lr, self.iters_per_epoch, self.lr_steps, self.gamma,
                         self.warmup_iters,
@@ -252,13 +252,13 @@ class Trainer:
                         self.on_step(step, {k: float(v.detach()) for k, v in out.items()})
                     if stopping:
                         self._save(method, optimizer, scaler, step, info)
-                        raise TrainingInterrupted(
-                            f"{self.name}: stopped by {stop.signal_name or 'another rank'} after"
-                            f" iteration {step} of {total}; checkpoint saved to "
-                            f"{self.checkpoint_path}. Resume with: {self.resume_hint}"
-                        )
+                        raise TrainingInterrupted(self._interrupted(stop, step, total))
                     if step >= total:
                         break
+                if stop.requested and step < total:
+                    # loader ended early: workers got the signal too (SIGTERM to the group)
+                    self._save(method, optimizer, scaler, step, info)
+                    raise TrainingInterrupted(self._interrupted(stop, step, total))
                 end_of_epoch = step % self.iters_per_epoch == 0
                 if end_of_epoch or step >= total:
                     self._save(method, optimizer, scaler, step, info)
@@ -288,10 +288,27 @@ class Trainer:
 
     # ---- helpers (each used once above; kept out of the loop so it reads straight) ----
 
+    def _interrupted(self, stop: StopRequest, step: int, total: int) -> str:
+        return (
+            f"{self.name}: stopped by {stop.signal_name or 'another rank'} after iteration "
+            f"{step} of {total}; checkpoint saved to {self.checkpoint_path}. "
+            f"Resume with: {self.resume_hint}"
+        )
+
     def _batches(
-        self, loader: torch.utils.data.DataLoader, device: torch.device
+        self, loader: torch.utils.data.DataLoader, device: torch.device, stop: StopRequest
     ) -> Iterator[Batch]:
-        for batch in iterate(loader):
+        """Device batches; ends quietly if the loader fails after a stop was requested."""
+        batches = iterate(loader)
+        while True:
+            try:
+                batch = next(batches)
+            except StopIteration:
+                return
+            except Exception:
+                if stop.requested:  # workers killed by the same signal: RuntimeError, EOFError...
+                    return
+                raise
             batch = batch.to(device, non_blocking=True)
             if self.channels_last:
                 batch.images = batch.images.contiguous(memory_format=torch.channels_last)
