@@ -12,10 +12,12 @@ from dgreid.errors import DgreidError
 
 #: Modules that add a subcommand, in the order ``--help`` lists them.
 SUBCOMMANDS: list[str] = [
+    "dgreid.cli.demo_cmd",
     "dgreid.cli.synth_cmd",
     "dgreid.cli.data_cmd",
     "dgreid.cli.train_cmd",
     "dgreid.cli.eval_cmd",
+    "dgreid.cli.compare_cmd",
     "dgreid.cli.extract_cmd",
     "dgreid.cli.search_cmd",
     "dgreid.cli.export_cmd",

@@ -31,7 +31,7 @@ SPEC_KEYS = ("config", "output_dir", "seeds", "methods", "quick")
 class CompareSpec:
     """A parsed comparison spec; ``config`` is resolved relative to the spec file."""
 
-    config: Path
+    config: Path | None  # None: the schema defaults
     output_dir: str
     seeds: list[int] = field(default_factory=lambda: [0])
     methods: dict[str, list[str]] = field(default_factory=dict)

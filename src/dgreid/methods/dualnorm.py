@@ -2,25 +2,35 @@
 
 from __future__ import annotations
 
+from dgreid.errors import TrainingError
 from dgreid.methods.baseline import BaselineMethod
 from dgreid.methods.registry import METHODS
+
+#: Networks with DualNorm's IN/BN placement: the paper's, and its CPU-sized counterpart.
+DUALNORM_BACKBONES = ("mobilenetv2_dualnorm", "convnet_dualnorm")
 
 
 @METHODS.register("dualnorm")
 class DualNormMethod(BaselineMethod):
-    """``mobilenetv2_dualnorm`` + label-smoothed id cross-entropy; the backbone is fixed."""
+    """A DualNorm network + label-smoothed id cross-entropy."""
 
     def __init__(
         self,
         *,
         num_classes: int,
+        backbone: str = "mobilenetv2_dualnorm",
         pretrained: str = "none",
         width_mult: float = 1.0,
         label_smooth: float = 0.1,
     ) -> None:
+        if backbone not in DUALNORM_BACKBONES:
+            raise TrainingError(
+                f"method dualnorm needs a DualNorm network (model.backbone one of "
+                f"{', '.join(DUALNORM_BACKBONES)}), got {backbone!r}"
+            )
         super().__init__(
             num_classes=num_classes,
-            backbone="mobilenetv2_dualnorm",
+            backbone=backbone,
             pretrained=pretrained,
             width_mult=width_mult,
             label_smooth=label_smooth,

@@ -89,6 +89,7 @@ def _dualnorm(cfg: Config, ctx: BuildContext) -> Method:
     return build_method(
         "dualnorm",
         num_classes=ctx.num_classes,
+        backbone=cfg.model.backbone,
         pretrained=cfg.model.pretrained,
         width_mult=cfg.model.width_mult,
         label_smooth=cfg.method.label_smooth,
