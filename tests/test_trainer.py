@@ -316,3 +316,29 @@ def test_bf16_autocast_and_channels_last_run_on_cpu(records: list, tmp_path: Pat
         make_trainer(fresh(), records, tmp_path / "fp16", amp="fp16").train()
     with pytest.raises(TrainingError, match="train.amp='fp8'"):
         make_trainer(fresh(), records, tmp_path / "fp8", amp="fp8")
+
+
+def test_disk_full_keeps_previous_checkpoint_and_names_path(
+    records: list, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    real_save = torch.save
+    calls = []
+
+    def save(obj: object, f: object) -> None:
+        calls.append(1)
+        if len(calls) == 2:  # the second checkpoint: the disk is full half-way through
+            f.write(b"partial")  # type: ignore[attr-defined]
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_save(obj, f)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(torch, "save", save)
+    with pytest.raises(TrainingError) as err:
+        make_trainer(fresh(), records, tmp_path).train()
+    msg = str(err.value)
+    ckpt = tmp_path / "checkpoints" / "last.pt"
+    assert f"could not write {ckpt}: No space left on device at iteration 8" in msg
+    monkeypatch.setattr(torch, "save", real_save)
+    assert load_checkpoint(ckpt)["step"] == 4  # the previous one, intact
+    assert [p.name for p in ckpt.parent.iterdir()] == ["last.pt"]  # no temporary file left

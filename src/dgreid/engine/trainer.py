@@ -37,6 +37,7 @@ from dgreid.engine.state import capture_rng, epoch_seed, restore_rng
 from dgreid.errors import TrainingError
 from dgreid.methods.base import Method
 from dgreid.structures import Batch, ImageRecord
+from dgreid.utils.io import WriteError
 from dgreid.utils.seed import seed_everything
 
 log = logging.getLogger(__name__)
@@ -133,6 +134,7 @@ class Trainer:
         self.method_name = method_name or getattr(method, "name", type(method).__name__)
         self.config = dict(config or {})
         self.resume_hint, self.progress, self.on_step = resume_hint, progress, on_step
+        self._device = torch.device("cpu")  # set by train()
 
     @property
     def checkpoint_path(self) -> Path:
@@ -151,7 +153,7 @@ class Trainer:
     def train(self, resume: bool = False) -> TrainSummary:
         """Run (or continue, with ``resume``) the training loop; see the module docstring."""
         # ---- set-up: device, process group, model, optimizer, data ----
-        device = resolve_device(self.device_name)
+        device = self._device = resolve_device(self.device_name)
         info = D.init_distributed(device)
         method = self.method.to(device)
         if self.channels_last:
@@ -337,29 +339,51 @@ class Trainer:
         info: D.DistInfo,
     ) -> None:
         rng = D.gather_objects(capture_rng())
+        error = ""
         if info.is_main:
-            save_checkpoint(
-                self.checkpoint_path,
-                {
-                    "kind": "train-state",
-                    "method": self.method_name,
-                    "config": self.config,
-                    "model": method.state_dict(),
-                    "optimizer": optimizer.state_dict(),
-                    "scaler": scaler.state_dict(),
-                    "scheduler": {
-                        "base_lr": self.lr, "lr_steps": self.lr_steps, "gamma": self.gamma,
-                        "warmup_iters": self.warmup_iters,
-                    },
-                    "sampler": self._sampler_meta(),
-                    "step": step,
-                    "epoch": step // self.iters_per_epoch,
-                    "batch_in_epoch": step % self.iters_per_epoch,
-                    "world_size": info.world_size,
-                    "rng": rng,
-                },
-            )  # fmt: skip
+            try:
+                self._write_checkpoint(method, optimizer, scaler, step, info, rng)
+            except WriteError as e:  # disk full, read-only folder, ...
+                error = str(e)
+        (failed,) = D.any_flags([bool(error)], self._device)
+        if failed:
+            raise TrainingError(
+                f"{self.name}: {error or 'rank 0 could not write the checkpoint'} at iteration "
+                f"{step}; the previous checkpoint (if any) is intact. Free space and resume: "
+                f"{self.resume_hint}"
+            )
         D.barrier()
+
+    def _write_checkpoint(
+        self,
+        method: nn.Module,
+        optimizer: torch.optim.Optimizer,
+        scaler: torch.amp.GradScaler,
+        step: int,
+        info: D.DistInfo,
+        rng: list,
+    ) -> None:
+        save_checkpoint(
+            self.checkpoint_path,
+            {
+                "kind": "train-state",
+                "method": self.method_name,
+                "config": self.config,
+                "model": method.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "scaler": scaler.state_dict(),
+                "scheduler": {
+                    "base_lr": self.lr, "lr_steps": self.lr_steps, "gamma": self.gamma,
+                    "warmup_iters": self.warmup_iters,
+                },
+                "sampler": self._sampler_meta(),
+                "step": step,
+                "epoch": step // self.iters_per_epoch,
+                "batch_in_epoch": step % self.iters_per_epoch,
+                "world_size": info.world_size,
+                "rng": rng,
+            },
+        )  # fmt: skip
 
     def _load(
         self,
