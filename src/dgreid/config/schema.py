@@ -85,6 +85,8 @@ class EvalConfig:
     """The DG protocol on the targets."""
 
     num_splits: int = 10
+    #: test identities per split (0 = the protocol's number; smaller for tiny targets)
+    num_test_ids: int = 0
     split_seed: int = 0
     splits_file: str = ""
     batch_size: int = 128

@@ -13,7 +13,8 @@ import yaml
 
 from dgreid.config import Config, config_to_dict
 from dgreid.data.datasets import build_dataset
-from dgreid.evaluation.splits import make_splits, save_splits
+from dgreid.evaluation.splits import save_splits
+from dgreid.experiments.evaluate import draw_splits
 from dgreid.experiments.published import DISPLAY_NAMES, PAPER_RANK1, TABLES, TARGETS
 from dgreid.experiments.rundir import CONFIG_NAME, config_diff
 from dgreid.experiments.spec import CompareSpec
@@ -57,10 +58,7 @@ def _shared_splits(cfg: Config, out: Path) -> Path:
     path = out / "splits.json"
     if not path.exists():
         datasets = {t: build_dataset(t, cfg.data.root) for t in cfg.data.targets}
-        splits = {
-            t: make_splits(ds, cfg.eval.num_splits, cfg.eval.split_seed)
-            for t, ds in datasets.items()
-        }
+        splits = draw_splits(cfg, datasets)
         save_splits(path, splits, {t: str(ds.root) for t, ds in datasets.items()})
     return path
 

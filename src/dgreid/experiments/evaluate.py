@@ -19,7 +19,7 @@ from dgreid.evaluation.protocol import (
     run_protocol,
     write_protocol_outputs,
 )
-from dgreid.evaluation.splits import load_splits
+from dgreid.evaluation.splits import Split, load_splits, make_splits
 from dgreid.methods.base import Method
 from dgreid.structures import ReIDDataset
 from dgreid.utils.io import atomic_write_json
@@ -44,6 +44,15 @@ def embedder(method: nn.Module) -> tuple[Embed, Distance | None]:
     return embed, method.pairwise_distance  # type: ignore[return-value]
 
 
+def draw_splits(cfg: Config, datasets: dict[str, ReIDDataset]) -> dict[str, list[Split]]:
+    """The targets' seeded splits with ``eval.num_test_ids`` test identities (0: the protocol's)."""
+    n = cfg.eval.num_test_ids or None
+    return {
+        name: make_splits(ds, cfg.eval.num_splits, cfg.eval.split_seed, num_test_ids=n)
+        for name, ds in datasets.items()
+    }
+
+
 def evaluate_targets(
     embed: Embed,
     distance: Distance | None,
@@ -61,6 +70,8 @@ def evaluate_targets(
     if splits_path:
         splits = load_splits(splits_path)
         log.info("evaluating on the saved splits of %s", splits_path)
+    elif cfg.eval.num_test_ids > 0:
+        splits = draw_splits(cfg, datasets)
     result = run_protocol(
         embed,
         datasets,

@@ -23,7 +23,7 @@ from dgreid.data.datasets import build_dataset
 from dgreid.data.sources import SourceSet, merge_sources, summary_table
 from dgreid.deploy.model_file import make_meta, save_model_file
 from dgreid.engine import Trainer
-from dgreid.engine.distributed import barrier, is_main_process
+from dgreid.engine.distributed import barrier, init_distributed, is_main_process
 from dgreid.engine.trainer import resolve_device
 from dgreid.evaluation.protocol import ProtocolResult
 from dgreid.experiments.evaluate import evaluate_method
@@ -77,7 +77,9 @@ def trainer_kwargs(cfg: Config) -> dict[str, Any]:
 
 def load_sources(cfg: Config, check_images: bool = True) -> SourceSet:
     """Build and merge the source datasets, log their summary, refuse unreadable images."""
-    ensure_synthetic_data(cfg.data.root, [*cfg.data.sources, *cfg.data.targets])
+    if is_main_process():  # one renderer under torchrun; the other ranks wait for it
+        ensure_synthetic_data(cfg.data.root, [*cfg.data.sources, *cfg.data.targets])
+    barrier()
     datasets = [build_dataset(name, cfg.data.root) for name in cfg.data.sources]
     sources = merge_sources(datasets, holdout=cfg.data.source_holdout, seed=cfg.eval.split_seed)
     log.info("sources:\n%s", summary_table(sources))
@@ -175,8 +177,10 @@ def run_training(
 ) -> RunResult:
     """Train ``cfg`` into ``cfg.output_dir``, save ``model.pt``, evaluate on the targets."""
     out = Path(cfg.output_dir)
+    init_distributed(resolve_device(cfg.train.device))  # under torchrun: know the rank first
     if is_main_process():
         prepare_run_dir(cfg, resume=resume, overwrite=overwrite)
+    barrier()
     _attach_log_file(out / "train.log")
     sources = load_sources(cfg)
     extractors = None
