@@ -25,6 +25,7 @@ from dgreid.deploy.model_file import make_meta, save_model_file
 from dgreid.engine import Trainer
 from dgreid.engine.distributed import barrier, init_distributed, is_main_process
 from dgreid.engine.trainer import resolve_device
+from dgreid.errors import TrainingError
 from dgreid.evaluation.protocol import ProtocolResult
 from dgreid.experiments.evaluate import evaluate_method
 from dgreid.experiments.rundir import prepare_run_dir
@@ -118,6 +119,11 @@ def train_extractors(
     cfg: Config, sources: SourceSet, out_dir: Path, resume: bool
 ) -> list[nn.Module]:
     """Train (or reuse) one frozen extractor F_i per source domain."""
+    if sources.num_domains < 3:  # refuse before stage 1 spends time on any extractor
+        raise TrainingError(
+            "episodic training needs at least 3 source domains (i, j, k distinct); "
+            f"data.sources gives {sources.num_domains}: {', '.join(cfg.data.sources)}"
+        )
     stage1_dir = Path(cfg.method.stage1_dir) if cfg.method.stage1_dir else out_dir / "stage1"
     extractors: list[nn.Module] = []
     ext_cfg = dataclasses.replace(cfg, method=dataclasses.replace(cfg.method, name="extractor"))

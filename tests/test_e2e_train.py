@@ -1,0 +1,126 @@
+"""``dgreid train`` / ``dgreid eval`` end to end on the tiny synthetic benchmark (issue 6).
+
+Every method's two-iteration run is test_configs.py's parametrized smoke test (one per
+configs/synthetic/ file); here: stage-1 reuse, re-evaluation, resume and the errors a user meets.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import pytest
+
+from conftest import CONFIGS, TINY_OVERRIDES, tiny_config
+from dgreid.cli.main import main
+from dgreid.engine.metrics import read_metrics
+from dgreid.experiments.train_run import run_training
+
+BASELINE = str(CONFIGS / "synthetic" / "baseline.yaml")
+EPISODIC = str(CONFIGS / "synthetic" / "episodic.yaml")
+
+
+def _cli_overrides(root: Path, out: Path, *extra: str) -> list[str]:
+    return [*TINY_OVERRIDES, f"data.root={root}", f"output_dir={out}", *extra]
+
+
+def _rank1(path: Path) -> dict[str, float]:
+    data = json.loads(path.read_text())
+    per_target = {t: r["mean"]["rank1"] for t, r in data["targets"].items()}
+    return {**per_target, "average": data["average"]["rank1"]}
+
+
+def test_stage1_extractors_reused(
+    episodic_run: Path, tiny_benchmark: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A second run pointed at trained extractors loads them and trains none."""
+    weights = sorted((episodic_run / "stage1").glob("*/extractor.pt"))
+    assert len(weights) == 4
+    before = {p: p.stat().st_mtime_ns for p in weights}
+    caplog.set_level(logging.INFO, logger="dgreid")
+    out = tmp_path / "again"
+    stage1 = f"method.stage1_dir={episodic_run / 'stage1'}"
+    run_training(tiny_config("episodic", tiny_benchmark, out, stage1))
+
+    reused = [r.getMessage() for r in caplog.records if "stage 1: reusing" in r.getMessage()]
+    assert len(reused) == 4
+    assert not [r for r in caplog.records if r.getMessage().startswith("stage1 ")]
+    assert {p: p.stat().st_mtime_ns for p in weights} == before
+    assert not (out / "stage1").exists()
+    assert (out / "model.pt").is_file() and (out / "results.json").is_file()
+
+
+def test_eval_reproduces_results(
+    episodic_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``dgreid eval RUN`` gives the run's own rank-1, on its saved splits and on the splits
+    redrawn from its saved config (seed and eval.num_test_ids)."""
+    expected = _rank1(episodic_run / "results.json")
+    saved = ["--splits", str(episodic_run / "splits.json")]
+    for name, extra in (("saved", saved), ("redrawn", [])):
+        out = tmp_path / name
+        assert main(["eval", str(episodic_run), "--out", str(out), "--device", "cpu", *extra]) == 0
+        assert _rank1(out / "results.json") == pytest.approx(expected, abs=1e-6), name
+    assert "DG evaluation on unseen targets (episodic)" in capsys.readouterr().out
+
+
+def test_cli_train_then_resume_finished_run(
+    tiny_benchmark: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--resume`` of a finished run trains nothing more and evaluates again; a plain re-run
+    of the same folder is refused with a message naming both ways out."""
+    out = tmp_path / "run"
+    args = ["train", BASELINE, *_cli_overrides(tiny_benchmark, out)]
+    assert main(args) == 0
+    ckpt = out / "checkpoints" / "last.pt"
+    state = ckpt.read_bytes()
+    first = _rank1(out / "results.json")
+
+    assert main([*args, "--resume"]) == 0
+    assert ckpt.read_bytes() == state  # no further step was taken
+    assert [r["step"] for r in read_metrics(out / "metrics.jsonl") if "loss" in r] == [1, 2]
+    assert _rank1(out / "results.json") == pytest.approx(first, abs=1e-6)
+    assert f"run folder: {out}" in capsys.readouterr().out
+
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert "already holds a run" in err and "--resume" in err and "--overwrite" in err
+
+
+def test_episodic_needs_three_sources(
+    tiny_benchmark: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Two sources: a clear error before any stage-1 extractor is trained."""
+    out = tmp_path / "run"
+    two = "data.sources=[synth-market, synth-duke]"
+    assert main(["train", EPISODIC, *_cli_overrides(tiny_benchmark, out, two)]) == 1
+    err = capsys.readouterr().err
+    assert "at least 3 source domains" in err and "synth-market, synth-duke" in err
+    assert not list(out.rglob("extractor.pt")) and not (out / "model.pt").exists()
+
+
+@pytest.mark.parametrize(
+    "bad, named, hint",
+    [
+        ("trian.max_iters=2", "trian", "train."),
+        ("train.max_itres=2", "train.max_itres", "max_iters"),
+    ],
+)
+def test_config_typo_exits_2(
+    bad: str, named: str, hint: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A mistyped key, in an override or in a YAML file, stops ``dgreid train`` with exit
+    status 2 before anything is written, naming the key and a close valid one."""
+    out = tmp_path / "run"
+    assert main(["train", BASELINE, bad, f"output_dir={out}"]) == 2
+    err = capsys.readouterr().err
+    assert "config error" in err and f"unknown key {named} " in err
+    assert "did you mean" in err and hint in err.split("did you mean")[1]
+    section, key = bad.split("=")[0].split(".")
+    yaml_file = tmp_path / "typo.yaml"
+    yaml_file.write_text(f"base: {CONFIGS / 'synthetic' / 'base.yaml'}\n{section}:\n  {key}: 2\n")
+    assert main(["train", str(yaml_file), f"output_dir={out}"]) == 2
+    err = capsys.readouterr().err
+    assert f"unknown key {named} " in err and str(yaml_file) in err
+    assert not out.exists()
