@@ -18,3 +18,11 @@ class CheckpointError(DgreidError):
 
 class TrainingError(DgreidError):
     """Training cannot start or cannot go on (too few domains, NaN loss, ...)."""
+
+
+class UnknownNameError(KeyError, DgreidError):
+    """A registry has no entry of this name (a KeyError, so ``except KeyError`` still works);
+    the message lists the valid names. ``str()`` is the message, without KeyError's quotes."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""

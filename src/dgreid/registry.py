@@ -6,6 +6,8 @@ import difflib
 from collections.abc import Callable, Iterator
 from typing import Generic, TypeVar
 
+from dgreid.errors import UnknownNameError
+
 T = TypeVar("T")
 
 
@@ -13,8 +15,9 @@ class Registry(Generic[T]):
     """Maps names to factories.
 
     Contract: ``register(name)`` is a decorator that refuses a name already taken; ``get(name)``
-    returns the factory or raises ``KeyError`` whose message lists every valid name and the
-    closest one; ``names()`` lists names in registration order.
+    returns the factory or raises ``UnknownNameError`` (a ``KeyError`` and a ``DgreidError``, so
+    the CLI prints it cleanly) whose message lists every valid name and the closest one;
+    ``names()`` lists names in registration order.
     """
 
     def __init__(self, kind: str) -> None:
@@ -34,7 +37,7 @@ class Registry(Generic[T]):
         if name not in self._items:
             close = difflib.get_close_matches(name, list(self._items), n=1)
             hint = f"; did you mean {close[0]!r}?" if close else ""
-            raise KeyError(
+            raise UnknownNameError(
                 f"unknown {self.kind} {name!r}{hint} valid names: {', '.join(self._items)}"
             )
         return self._items[name]

@@ -120,6 +120,8 @@ def _read_yaml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: not valid YAML: {e}") from e
     except UnicodeDecodeError as e:
         raise ConfigError(f"{path}: not a UTF-8 text file") from e
+    except RecursionError as e:  # PyYAML recurses once per nesting level
+        raise ConfigError(f"{path}: not a config: lists or mappings nested too deeply") from e
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -141,6 +143,8 @@ def parse_overrides(items: list[str]) -> list[tuple[str, Any]]:
             value = yaml.safe_load(raw) if raw.strip() else ""
         except yaml.YAMLError as e:
             raise ConfigError(f"override {key}: cannot parse value {raw!r}: {e}") from e
+        except RecursionError as e:
+            raise ConfigError(f"override {key}: value nested too deeply") from e
         if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
             value = [v.strip() for v in value]
         out.append((key, value))

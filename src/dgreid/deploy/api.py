@@ -192,10 +192,19 @@ class ReIDModel:
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
-    """``auto`` picks CUDA when available, else CPU."""
+    """``auto`` picks CUDA when available, else CPU; a bad name or an absent GPU is a
+    DgreidError (not a RuntimeError from deep inside torch)."""
     if str(device) == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError, ValueError) as e:
+        raise DgreidError(f"device {device!r}: expected auto, cpu, cuda or cuda:N") from e
+    if dev.type == "cuda" and (dev.index or 0) >= torch.cuda.device_count():
+        raise DgreidError(
+            f"device {device!r}: this machine has {torch.cuda.device_count()} CUDA device(s)"
+        )
+    return dev
 
 
 def load(path: str | Path, device: str | torch.device = "auto") -> ReIDModel:

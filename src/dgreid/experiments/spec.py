@@ -67,6 +67,10 @@ def load_spec(path: str | Path) -> CompareSpec:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as e:
         raise ConfigError(f"{path}: not valid YAML: {e}") from e
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{path}: not a UTF-8 text file") from e
+    except RecursionError as e:
+        raise ConfigError(f"{path}: not a spec: lists or mappings nested too deeply") from e
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping at the top level")
     for key in data:
