@@ -11,10 +11,10 @@ import html
 import json
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from dgreid.data.synth import ensure_benchmark
+from dgreid.data.synth import DomainSpec, ensure_benchmark
 from dgreid.deploy.html import RankedMatch, RankedQuery
 from dgreid.evaluation.splits import load_splits
 from dgreid.experiments.compare import CompareResult, run_compare
@@ -60,6 +60,12 @@ class DemoSettings:
     out_dir: Path
     quick: bool = False
     seed: int = 0
+    #: a smaller benchmark than the default (tests): domain specs, scale and crop size
+    domains: list[DomainSpec] | None = None
+    scale: float | None = None
+    size: tuple[int, int] | None = None
+    #: run overrides applied after the budget (tests: crop size, splits, iterations)
+    overrides: list[str] = field(default_factory=list)
 
     @property
     def data_dir(self) -> Path:
@@ -72,7 +78,7 @@ class DemoSettings:
 
 def demo_spec(s: DemoSettings) -> CompareSpec:
     budget = QUICK if s.quick else BUDGET
-    base = [*BASE, *budget, f"data.root={s.data_dir}"]
+    base = [*BASE, *budget, f"data.root={s.data_dir}", *s.overrides]
     return CompareSpec(
         config=None,
         output_dir=str(s.runs_dir),
@@ -83,10 +89,10 @@ def demo_spec(s: DemoSettings) -> CompareSpec:
 
 def render_data(s: DemoSettings) -> None:
     """The default benchmark (full demo) or a smaller, lower-resolution one (quick)."""
-    if s.quick:
-        ensure_benchmark(s.data_dir, seed=s.seed, scale=0.25, size=(64, 32))
-    else:
-        ensure_benchmark(s.data_dir, seed=s.seed)
+    scale, size = (0.25, (64, 32)) if s.quick else (1.0, (128, 64))
+    ensure_benchmark(
+        s.data_dir, seed=s.seed, scale=s.scale or scale, size=s.size or size, domains=s.domains
+    )
 
 
 def results_table_html(result: CompareResult) -> str:
