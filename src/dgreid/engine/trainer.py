@@ -69,7 +69,10 @@ def resolve_device(device: str) -> torch.device:
         return torch.device(f"cuda:{local}")
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise TrainingError(f"train.device={device!r} but no CUDA device is available")
-    return torch.device(device)
+    try:
+        return torch.device(device)
+    except RuntimeError as e:  # torch's own message lists twenty device types
+        raise TrainingError(f"train.device={device!r}: expected auto, cpu, cuda or cuda:N") from e
 
 
 class Trainer:

@@ -13,9 +13,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
+from dgreid.errors import DgreidError
 
-class WriteError(OSError):
-    """Writing a file failed; the previous version of the file is untouched."""
+
+class WriteError(OSError, DgreidError):
+    """Writing a file failed; the previous version of the file is untouched. Also a
+    DgreidError, so the CLI prints the path and the reason instead of a traceback."""
 
 
 def atomic_write(path: str | Path, write: Callable[[IO[bytes]], None]) -> None:
