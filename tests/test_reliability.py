@@ -301,3 +301,22 @@ def test_cli_train_refuses_a_folder_holding_a_run(
 def test_bad_train_device_is_a_training_error() -> None:
     with pytest.raises(TrainingError, match="train.device='gpu0': expected auto, cpu, cuda"):
         resolve_device("gpu0")
+
+
+# ------------------------------------------------------------------ SIGINT (Ctrl-C)
+
+
+def test_sigint_saves_and_prints_resume_command(tmp_path: Path) -> None:
+    """Ctrl-C behaves as SIGTERM does (tests/test_trainer.py::
+    test_sigterm_saves_and_prints_resume_command): the step ends, a checkpoint is written and
+    the message gives the exact resume command."""
+    from dgreid.engine import load_checkpoint
+    from test_trainer import run_script
+
+    proc = run_script(tmp_path, "SIGINT", at=5, workers=0)
+    assert proc.returncode != 0
+    step = load_checkpoint(tmp_path / "out" / "checkpoints" / "last.pt")["step"]
+    assert step in (5, 6)  # the signal came after step 5's update; the step in flight finishes
+    assert f"stopped by SIGINT after iteration {step} of 12" in proc.stderr
+    assert "Resume with: dgreid train cfg.yaml --resume" in proc.stderr
+    assert "KeyboardInterrupt" not in proc.stderr
