@@ -388,3 +388,15 @@ def test_cli_compare(
         argv.append("--quick")
     code, _, _ = run_cli(argv)
     assert code != 0  # the shared config's data root holds no dataset
+
+
+def test_fixed_cases_are_clean_cli_errors(world: dict) -> None:
+    """The cases hypothesis found, pinned: an unknown registry name and a bad --device used to
+    end in a KeyError / RuntimeError traceback."""
+    run = world["models"][0]
+    code, _, err = run_cli(["eval", run, "--device", "bogus"])
+    assert code == 1 and "device 'bogus': expected auto, cpu, cuda or cuda:N" in err
+    code, _, err = run_cli(["eval", run, "--device", "cuda:99"])
+    assert code == 1 and "device 'cuda:99': this machine has" in err
+    code, _, err = run_cli(["eval", run, "--device", "cpu", "--targets", "vipr"])
+    assert code == 1 and err.startswith("dgreid: error: unknown dataset 'vipr'; did you mean")
