@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, currently_in_test_context, event, given, settings
 from hypothesis import strategies as st
 
 import dgreid.experiments.synthdata as synthdata
@@ -265,7 +265,8 @@ def run_cli(argv: list[str]) -> tuple[int, str, str]:
         except SystemExit as e:  # argparse: --help (0) or a usage error (2)
             code = e.code if isinstance(e.code, int) else 2
     stdout, stderr = out.getvalue(), err.getvalue()
-    event(f"{argv[0]}: exit {code}, {(stderr.strip().splitlines() or [''])[0][:45]}")
+    if currently_in_test_context():  # shown by --hypothesis-show-statistics
+        event(f"{argv[0]}: exit {code}, {(stderr.strip().splitlines() or [''])[0][:45]}")
     assert code in (0, 1, 2), f"exit code {code} for {argv}"
     assert "Traceback" not in stdout + stderr, f"traceback for {argv}"
     if code != 0:
