@@ -136,6 +136,17 @@ def wrap_for_training(
     )
 
 
+def broadcast_buffers(module: nn.Module) -> None:
+    """Give every rank rank 0's buffers (BatchNorm running statistics), the ones it saves.
+
+    DDP copies rank 0's buffers to the others before each forward, so after the last step
+    each rank still holds the update from its own half-batch (no-op in a one-process run)."""
+    if not is_distributed():
+        return
+    for buf in module.buffers():
+        dist.broadcast(buf, src=0)
+
+
 def cleanup() -> None:
     """Leave the process group (call once at the end of a distributed run)."""
     if dist.is_available() and dist.is_initialized():

@@ -280,6 +280,7 @@ class Trainer:
                 last_eval = self._evaluate(
                     method, step, step // self.iters_per_epoch, metrics, info
                 )
+        D.broadcast_buffers(method)  # all ranks end with the model rank 0 saved
         return TrainSummary(
             steps=step,
             epochs_done=step // self.iters_per_epoch,
