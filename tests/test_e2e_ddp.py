@@ -80,3 +80,4 @@ def test_torchrun_two_gloo_ranks_episodic(tiny_benchmark: Path, tmp_path: Path) 
         assert steps == [1, 2], folder.name
     assert proc.stdout.count("DG evaluation on unseen targets (episodic)") == 1
     assert proc.stdout.count("Seen source domains") == 1
+    assert proc.stdout.count("run folder:") == 1

@@ -26,6 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     setup_logging()
     cfg = load_config(args.config, args.overrides)
+    from dgreid.engine.distributed import is_main_process
     from dgreid.experiments.train_run import run_training
 
     hint = shlex.join(["dgreid", "train", args.config, *args.overrides, "--resume"])
@@ -36,5 +37,6 @@ def run(args: argparse.Namespace) -> int:
         evaluate=not args.no_eval,
         resume_hint=hint,
     )
-    print(f"\nrun folder: {result.out_dir}\nmodel: {result.model_path}")
+    if is_main_process():  # once under torchrun
+        print(f"\nrun folder: {result.out_dir}\nmodel: {result.model_path}")
     return 0
