@@ -39,7 +39,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    # key=value overrides may come after flags (`train cfg.yaml --resume train.epochs=3`)
+    if extra and isinstance(getattr(args, "overrides", None), list):
+        strays = [a for a in extra if a.startswith("-") or "=" not in a]
+        if not strays:
+            args.overrides.extend(extra)
+            extra = []
+    if extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     if not getattr(args, "func", None):
         parser.print_help()
         return 0

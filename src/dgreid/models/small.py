@@ -21,8 +21,19 @@ def _conv_bn_relu(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
     )
 
 
+#: Horizontal stripes pooled separately by the small nets (part-based pooling, as PCB does):
+#: at these tiny sizes a global average would throw away where a colour is (shirt vs trousers).
+STRIPES = 4
+
+
+def stripe_pool(x: torch.Tensor, stripes: int = STRIPES) -> torch.Tensor:
+    """Average each of ``stripes`` horizontal bands of a feature map, concatenated."""
+    return nn.functional.adaptive_avg_pool2d(x, (stripes, 1)).flatten(1)
+
+
 class ConvNetSmall(Backbone):
-    """Four conv-BN-ReLU stages, each halving the resolution; 256-d output at width 1.0."""
+    """Four conv-BN-ReLU stages, each halving the resolution, then 4-stripe pooling; 1024-d
+    output at width 1.0."""
 
     def __init__(self, width_mult: float = 1.0) -> None:
         super().__init__()
@@ -32,10 +43,10 @@ class ConvNetSmall(Backbone):
             layers.append(_conv_bn_relu(cin, w, stride=2))
             cin = w
         self.body = nn.Sequential(*layers)
-        self.out_features = widths[-1]
+        self.out_features = widths[-1] * STRIPES
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        return self.body(x).mean(dim=(2, 3))
+        return stripe_pool(self.body(x))
 
 
 class BasicBlock(nn.Module):
@@ -75,7 +86,7 @@ class ResNetTiny(Backbone):
 
 @BACKBONES.register("convnet_small")
 def build_convnet_small(width_mult: float = 1.0) -> Backbone:
-    """Plain 4-stage CNN, ~0.4M parameters."""
+    """Plain 4-stage CNN with stripe pooling, ~0.4M parameters."""
     return ConvNetSmall(width_mult)
 
 

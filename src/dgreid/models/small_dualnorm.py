@@ -6,7 +6,8 @@ placement METHOD.md gives the DualNorm MobileNetV2, scaled down:
 - stem (stage 1) conv: affine InstanceNorm instead of BatchNorm;
 - stage 2 (the other early stage): BatchNorm, then its output through an affine InstanceNorm;
 - stages 3 and 4: BatchNorm only;
-- after global average pooling: a BatchNorm1d feature normalisation.
+- after pooling (4 horizontal stripes, as ``convnet_small``): a BatchNorm1d feature
+  normalisation.
 
 ``NORMS`` below is the single statement of where each norm sits; the tests read it.
 """
@@ -17,6 +18,7 @@ import torch
 from torch import nn
 
 from dgreid.models.backbone import BACKBONES, Backbone
+from dgreid.models.small import STRIPES, stripe_pool
 
 #: Per stage: (channels at width 1.0, norm inside the stage, InstanceNorm on the stage output).
 NORMS: tuple[tuple[int, str, bool], ...] = (
@@ -35,7 +37,7 @@ def _stage(cin: int, cout: int, norm: str) -> nn.Sequential:
 
 
 class ConvNetDualNorm(Backbone):
-    """Four conv stages with IN in the early layers and BN in the later ones; 256-d output."""
+    """Four conv stages with IN in the early layers and BN in the later ones; 1024-d output."""
 
     def __init__(self, width_mult: float = 1.0) -> None:
         super().__init__()
@@ -47,13 +49,13 @@ class ConvNetDualNorm(Backbone):
             cin = cout
         self.stages = nn.ModuleList(stages)
         self.post = nn.ModuleList(post)
-        self.out_features = cin
-        self.feat_bn = nn.BatchNorm1d(cin)
+        self.out_features = cin * STRIPES
+        self.feat_bn = nn.BatchNorm1d(self.out_features)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         for stage, post in zip(self.stages, self.post):
             x = post(stage(x))
-        return self.feat_bn(x.mean(dim=(2, 3)))
+        return self.feat_bn(stripe_pool(x))
 
 
 @BACKBONES.register("convnet_dualnorm")
