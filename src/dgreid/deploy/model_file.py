@@ -28,6 +28,7 @@ from torch import nn
 
 from dgreid.config.loader import ConfigError, config_from_dict, config_to_dict
 from dgreid.config.schema import Config
+from dgreid.engine.checkpoint import load_state_dict_checked
 from dgreid.errors import CheckpointError, DgreidError
 from dgreid.utils.io import atomic_torch_save
 
@@ -214,36 +215,12 @@ def _default_builder(cfg: Config, num_classes: int, num_domains: int) -> nn.Modu
     )
 
 
-def _preview(keys: list[str], limit: int = 12) -> str:
-    more = f" ... (+{len(keys) - limit} more)" if len(keys) > limit else ""
-    return ", ".join(keys[:limit]) + more
-
-
 def load_state_checked(module: nn.Module, state: dict[str, Any], source: str) -> None:
     """Load ``state`` into ``module``; extractor keys may be absent, anything else must fit.
 
     Raises :class:`CheckpointError` listing missing keys, unexpected keys and shape mismatches.
     """
-    own = module.state_dict()
-    missing = [k for k in own if k not in state and not k.startswith(EXTRACTOR_PREFIX)]
-    unexpected = [k for k in state if k not in own]
-    shapes = [
-        f"{k} {tuple(v.shape)} vs {tuple(own[k].shape)}"
-        for k, v in state.items()
-        if k in own and isinstance(v, torch.Tensor) and v.shape != own[k].shape
-    ]
-    if missing or unexpected or shapes:
-        parts = []
-        if missing:
-            parts.append(f"missing keys: {_preview(missing)}")
-        if unexpected:
-            parts.append(f"unexpected keys: {_preview(unexpected)}")
-        if shapes:
-            parts.append(f"shape mismatches (file vs model): {_preview(shapes)}")
-        raise CheckpointError(
-            f"{source}: the weights do not fit the architecture; " + "; ".join(parts)
-        )
-    module.load_state_dict(state, strict=False)
+    load_state_dict_checked(module, state, source, optional_prefix=EXTRACTOR_PREFIX)
 
 
 def load_model_file(

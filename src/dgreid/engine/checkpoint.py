@@ -84,16 +84,29 @@ def _first(keys: list[str]) -> str:
 
 
 def load_state_dict_checked(
-    module: nn.Module, state_dict: Mapping[str, torch.Tensor], source: str
+    module: nn.Module,
+    state_dict: Mapping[str, torch.Tensor],
+    source: str,
+    optional_prefix: str | None = None,
 ) -> None:
-    """``module.load_state_dict`` that refuses any mismatch with one readable message."""
+    """``module.load_state_dict`` that refuses any mismatch with one readable message.
+
+    Keys under ``optional_prefix`` may be absent from ``state_dict`` (a model file leaves out
+    the frozen per-domain extractors, which inference does not use).
+    """
     own = module.state_dict()
-    missing = [k for k in own if k not in state_dict]
+    missing = [
+        k
+        for k in own
+        if k not in state_dict and not (optional_prefix and k.startswith(optional_prefix))
+    ]
     unexpected = [k for k in state_dict if k not in own]
     shapes = [
         f"{k} {tuple(state_dict[k].shape)} vs {tuple(own[k].shape)}"
         for k in own
-        if k in state_dict and tuple(state_dict[k].shape) != tuple(own[k].shape)
+        if k in state_dict
+        and isinstance(state_dict[k], torch.Tensor)
+        and tuple(state_dict[k].shape) != tuple(own[k].shape)
     ]
     if missing or unexpected or shapes:
         parts = []
@@ -107,7 +120,7 @@ def load_state_dict_checked(
             f"{source}: weights do not fit {type(module).__name__} (wrong architecture or "
             f"config?); " + "; ".join(parts)
         )
-    module.load_state_dict(state_dict, strict=True)
+    module.load_state_dict(state_dict, strict=optional_prefix is None)
 
 
 def flatten_config(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:

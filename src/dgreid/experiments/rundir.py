@@ -15,6 +15,7 @@ import yaml
 
 from dgreid.config import Config, config_to_dict
 from dgreid.config.loader import dump_config
+from dgreid.engine.checkpoint import config_diff as checkpoint_config_diff
 from dgreid.errors import DgreidError
 from dgreid.utils.io import atomic_write_text
 
@@ -25,30 +26,17 @@ class RunFolderError(DgreidError):
     """A run folder holds another run, or a resumed run's config differs from the saved one."""
 
 
-def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in d.items():
-        if isinstance(v, dict):
-            out.update(_flatten(v, f"{prefix}{k}."))
-        else:
-            out[prefix + k] = v
-    return out
-
-
 #: Keys that may differ on resume: they change how a run is watched, not what it computes.
 RESUME_FREE_KEYS = {"train.log_every", "data.workers", "eval.batch_size", "train.device"}
 
 
 def config_diff(saved: dict[str, Any], current: dict[str, Any]) -> list[str]:
-    """Keys whose values differ, as ``key: saved -> current`` lines."""
-    a, b = _flatten(saved), _flatten(current)
-    lines = []
-    for key in sorted(set(a) | set(b)):
-        if key in RESUME_FREE_KEYS:
-            continue
-        if a.get(key, "<absent>") != b.get(key, "<absent>"):
-            lines.append(f"{key}: {a.get(key, '<absent>')!r} -> {b.get(key, '<absent>')!r}")
-    return lines
+    """Keys whose values differ (``key: saved -> current``), less :data:`RESUME_FREE_KEYS`."""
+    return [
+        line
+        for line in checkpoint_config_diff(saved, current)
+        if line.split(":", 1)[0] not in RESUME_FREE_KEYS
+    ]
 
 
 def prepare_run_dir(cfg: Config, resume: bool, overwrite: bool) -> Path:

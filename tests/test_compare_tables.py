@@ -1,0 +1,48 @@
+"""The comparison tables: the paper's layout, every cell filled, the best mean marked."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from dgreid.experiments.compare import CompareResult, MethodSummary, tables_markdown
+
+TARGETS = ["grid", "ilids", "prid", "viper"]
+
+
+def summary(name: str, r1: float) -> MethodSummary:
+    s = MethodSummary(name, [Path(f"runs/{name}")])
+    s.rank1 = {t: (r1 + 0.01 * i, 0.02) for i, t in enumerate(TARGETS)}
+    s.mAP = {t: (r1 / 2, 0.01) for t in TARGETS}
+    s.cmc = {t: [r1] * 20 for t in TARGETS}
+    s.avg_rank1, s.avg_mAP = (r1 + 0.015, 0.01), (r1 / 2, 0.005)
+    return s
+
+
+def result(paper: bool) -> CompareResult:
+    names = ["baseline", "dann", "dualnorm", "dimn", "episodic", "episodic_no_tri"]
+    methods = {n: summary(n, 0.1 * (i + 1)) for i, n in enumerate(names)}
+    return CompareResult(methods, TARGETS, Path("runs"), paper_protocol=paper)
+
+
+def test_three_tables_with_paper_rows_and_best_in_bold() -> None:
+    md = tables_markdown(result(paper=True))
+    for number in ("Table III", "Table IV", "Table V", "mAP (%) of every method"):
+        assert number in md
+    table3 = md.split("### Table III")[1].split("###")[0]
+    rows = [line for line in table3.splitlines() if line.startswith("| ")][1:]
+    # DIMN, DualNorm, Ours with the paper's numbers under each; Ours is best everywhere
+    assert [r.split("|")[1].strip() for r in rows] == [
+        "DIMN", "_DIMN (paper)_", "DualNorm", "_DualNorm (paper)_", "Ours", "_Ours (paper)_",
+    ]  # fmt: skip
+    ours = rows[4]
+    assert ours.count("**") == 2 * 5  # five bold cells: four targets and the average
+    assert "51.0 ± 2.0" in ours  # 0.5 + 0.01 for the first target, in percent
+    assert "33.0" in rows[5] and "47.8" in rows[5]  # the paper's GRID and average for Ours
+    # Table V: a missing ablation is simply absent; no empty cells anywhere
+    assert "Ours w/o L_consis" not in md.split("### Table V")[1]
+    assert "|  |" not in md
+
+
+def test_no_paper_rows_off_the_paper_protocol() -> None:
+    md = tables_markdown(result(paper=False))
+    assert "(paper)" not in md
