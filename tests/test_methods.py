@@ -88,7 +88,9 @@ def test_episodic_losses_and_frozen_extractors() -> None:
     trainable = {id(p) for p in method.trainable_parameters()}
     assert not trainable & {id(p) for p in frozen}
     assert any(k.startswith("extractors.0.") for k in method.state_dict())
-    assert method.feat_dim == 64 and method.proj.out_features == 64  # derived from F_i width
+    width = method.extractors[0].out_features  # 64 channels x 4 stripes at width 0.25
+    assert width == 256
+    assert method.feat_dim == width and method.proj.out_features == width  # from F_i width
 
 
 def test_episodic_picks_distinct_domains_deterministically() -> None:
@@ -163,7 +165,8 @@ def test_dimn_memory_and_distance() -> None:
     out = method.train_step(tiny_batch(domain=5), 1)
     assert out["reg"].item() > 0  # seen ids now regress towards the memory bank
     method.eval()
-    q, g = torch.randn(5, 256), torch.randn(7, 256)
+    width = method.backbone.out_features
+    q, g = torch.randn(5, width), torch.randn(7, width)
     dist = method.pairwise_distance(q, g)
     w = nn.functional.normalize(method.generator(g), dim=1)
     expected = 1 - nn.functional.normalize(q, dim=1) @ w.t()

@@ -42,7 +42,7 @@ METHODS = {
     "episodic": ["method.name=episodic", "model.backbone=convnet_dualnorm"],
 }
 #: The full demo's budget and the quick one's (for tests and a first look).
-BUDGET = ["train.epochs=8", "train.lr_steps=[6]", "method.stage1_epochs=6"]
+BUDGET = ["train.epochs=10", "train.lr=0.05", "train.lr_steps=[8]", "method.stage1_epochs=8"]
 QUICK = [
     "train.max_iters=30",
     "train.epochs=1",

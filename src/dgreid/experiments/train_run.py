@@ -6,10 +6,12 @@ and this module is where the config is read.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,11 +34,14 @@ from dgreid.experiments.rundir import prepare_run_dir
 from dgreid.experiments.synthdata import ensure_synthetic_data
 from dgreid.methods import method_from_config
 from dgreid.methods.base import Method
-from dgreid.utils.io import atomic_torch_save, atomic_write_text
+from dgreid.utils.io import atomic_torch_save
 
 log = logging.getLogger(__name__)
 
 MODEL_FILE = "model.pt"
+#: Bumped when what stage 1 trains changes (2: the extractor's id head sits on a BNNeck), so
+#: extractors trained by older code are not reused.
+STAGE1_FORMAT = 2
 
 
 @dataclass
@@ -95,6 +100,7 @@ def load_sources(cfg: Config, check_images: bool = True) -> SourceSet:
 def stage1_key(cfg: Config, domain: str, num_images: int) -> str:
     """What a stage-1 extractor depends on; a trained one is reused only when this matches."""
     parts = {
+        "format": STAGE1_FORMAT,
         "domain": domain,
         "root": str(Path(cfg.data.root).resolve()),
         "num_images": num_images,
@@ -187,7 +193,13 @@ def run_training(
     if is_main_process():
         prepare_run_dir(cfg, resume=resume, overwrite=overwrite)
     barrier()
-    _attach_log_file(out / "train.log")
+    with _log_file(out / "train.log"):
+        return _train_and_evaluate(cfg, out, resume, evaluate, resume_hint)
+
+
+def _train_and_evaluate(
+    cfg: Config, out: Path, resume: bool, evaluate: bool, resume_hint: str
+) -> RunResult:
     sources = load_sources(cfg)
     extractors = None
     if cfg.method.name == "episodic":
@@ -221,18 +233,22 @@ def run_training(
     return RunResult(out, model_path, result, source_result)
 
 
-def _attach_log_file(path: Path) -> None:
-    """Mirror the log into the run folder (rank 0 only)."""
+@contextlib.contextmanager
+def _log_file(path: Path) -> Iterator[None]:
+    """Mirror the toolkit's log into the run folder for the run's duration (rank 0 only)."""
     if not is_main_process():
+        yield
         return
     path.parent.mkdir(parents=True, exist_ok=True)
-    root = logging.getLogger("dgreid")
-    for h in root.handlers:
-        if isinstance(h, logging.FileHandler) and Path(h.baseFilename) == path.resolve():
-            return
     handler = logging.FileHandler(path, encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger("dgreid")
     root.addHandler(handler)
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
+        handler.close()
 
 
-__all__ = ["RunResult", "run_training", "load_sources", "train_extractors", "atomic_write_text"]
+__all__ = ["RunResult", "load_sources", "run_training", "train_extractors"]

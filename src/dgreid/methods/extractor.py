@@ -38,9 +38,11 @@ class ExtractorMethod(Method):
     ) -> None:
         super().__init__()
         self.backbone: Backbone = build_backbone(backbone, pretrained)
-        self.classifier: nn.Linear | None = (
-            nn.Linear(self.backbone.out_features, num_classes) if id_loss else None
-        )
+        width = self.backbone.out_features
+        # BNNeck (common practice): the triplet loss sees the feature, the id head its
+        # batch-normalised copy, so the two losses do not fight over the feature's scale.
+        self.neck: nn.BatchNorm1d | None = nn.BatchNorm1d(width) if id_loss else None
+        self.classifier: nn.Linear | None = nn.Linear(width, num_classes) if id_loss else None
         self.num_classes = num_classes
         self.pid_offset = pid_offset
         self.margin = margin
@@ -51,7 +53,7 @@ class ExtractorMethod(Method):
         tri = batch_hard_triplet(feats, batch.pids, self.margin)
         out = {"tri": tri.detach()}
         loss = tri
-        if self.classifier is not None:
+        if self.classifier is not None and self.neck is not None:
             labels = batch.pids - self.pid_offset
             if bool((labels < 0).any()) or bool((labels >= self.num_classes).any()):
                 raise TrainingError(
@@ -59,7 +61,7 @@ class ExtractorMethod(Method):
                     f"outside this domain's range {self.pid_offset}.."
                     f"{self.pid_offset + self.num_classes - 1} (is the batch from another domain?)"
                 )
-            cls = label_smoothed_ce(self.classifier(feats), labels, self.label_smooth)
+            cls = label_smoothed_ce(self.classifier(self.neck(feats)), labels, self.label_smooth)
             loss = loss + cls
             out["cls"] = cls.detach()
         out["loss"] = loss
