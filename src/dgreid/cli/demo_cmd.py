@@ -21,9 +21,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     setup_logging()
-    from dgreid.experiments.demo import DemoSettings, run_demo, text_table
+    from dgreid.experiments.demo import DemoSettings, run_demo, text_table, verdict_lines
 
     result, report = run_demo(DemoSettings(Path(args.out), quick=args.quick, seed=args.seed))
     print("\n" + text_table(result))
+    for line in verdict_lines(result):
+        print(line)
     print(f"\nreport: {report.resolve()}")
     return 0
