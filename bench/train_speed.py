@@ -40,8 +40,8 @@ class Setting:
 
 
 SETTINGS = {
-    "cpu": Setting("cpu (synthetic, 64x32)", "resnet_tiny", "resnet_tiny", "mobilenetv2_dualnorm",
-                   0.35, 64, 32, 128),
+    "cpu": Setting("cpu (synthetic, 64x32)", "convnet_small", "convnet_small", "convnet_dualnorm",
+                   1.0, 64, 32, 128),
     "paper": Setting("paper (256x128)", "resnet50", "resnet50", "mobilenetv2_dualnorm",
                      1.0, 256, 128, 512),
 }  # fmt: skip
