@@ -20,7 +20,7 @@ demo: $(STAMP)
 	$(BIN)/dgreid demo
 
 test: $(STAMP) lint
-	$(BIN)/python -m pytest -q -p no:cacheprovider tests
+	$(BIN)/python -m pytest -p no:cacheprovider tests
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
