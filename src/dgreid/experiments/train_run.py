@@ -35,13 +35,14 @@ from dgreid.experiments.synthdata import ensure_synthetic_data
 from dgreid.methods import method_from_config
 from dgreid.methods.base import Method
 from dgreid.utils.io import atomic_torch_save
+from dgreid.utils.seed import seed_everything
 
 log = logging.getLogger(__name__)
 
 MODEL_FILE = "model.pt"
-#: Bumped when what stage 1 trains changes (2: the extractor's id head sits on a BNNeck), so
+#: Bumped when what stage 1 trains changes (2: BNNeck id head; 3: seeded initialisation), so
 #: extractors trained by older code are not reused.
-STAGE1_FORMAT = 2
+STAGE1_FORMAT = 3
 
 
 @dataclass
@@ -97,6 +98,11 @@ def load_sources(cfg: Config, check_images: bool = True) -> SourceSet:
 # ---------------------------------------------------------------- stage 1 (episodic)
 
 
+def stage1_seed(seed: int, domain: int) -> int:
+    """The seed of domain ``domain``'s extractor initialisation (distinct per domain)."""
+    return seed * 1000 + 1 + domain
+
+
 def stage1_key(cfg: Config, domain: str, num_images: int) -> str:
     """What a stage-1 extractor depends on; a trained one is reused only when this matches."""
     parts = {
@@ -138,6 +144,7 @@ def train_extractors(
         key = stage1_key(cfg, summary.name, len(records))
         folder = stage1_dir / f"{summary.name}-{key}"
         weights = folder / "extractor.pt"
+        seed_everything(stage1_seed(cfg.train.seed, d))  # initial weights: a function of the seed
         method = method_from_config(
             ext_cfg, num_classes=summary.num_pids, num_domains=1, pid_offset=summary.pid_offset
         )
@@ -208,6 +215,7 @@ def _train_and_evaluate(
     total = cfg.train.epochs * iters
     if cfg.train.max_iters > 0:
         total = min(total, cfg.train.max_iters)
+    seed_everything(cfg.train.seed)  # initial weights depend on the seed alone, not on history
     method = build_method(cfg, sources, extractors, total)
     trainer = Trainer(
         method,
