@@ -65,8 +65,8 @@ class _PKBase:
         batch_size: int,
         num_instances: int,
         seed: int,
-        rank: int,
-        world_size: int,
+        rank: int = 0,
+        world_size: int = 1,
     ) -> None:
         if num_instances < 1 or batch_size % num_instances:
             raise TrainingError(
@@ -101,6 +101,10 @@ class _PKBase:
         for pid in sorted(self.images):
             if len(self.images[pid]) >= 2:
                 self.domain_ids[domains_of[pid]].append(pid)
+        self._prepare()
+
+    def _prepare(self) -> None:
+        """What a subclass draws from: set up and checked once the records are grouped."""
 
     def set_epoch(self, epoch: int) -> None:
         """Select the stream of ``epoch`` (call before iterating, as with DistributedSampler)."""
@@ -140,16 +144,7 @@ class PKSampler(_PKBase):
     than K images are sampled with replacement.
     """
 
-    def __init__(
-        self,
-        records: Sequence[ImageRecord],
-        batch_size: int,
-        num_instances: int,
-        seed: int,
-        rank: int = 0,
-        world_size: int = 1,
-    ) -> None:
-        super().__init__(records, batch_size, num_instances, seed, rank, world_size)
+    def _prepare(self) -> None:
         self.pids = sorted(pid for ids in self.domain_ids.values() for pid in ids)
         self._check_pids("the training set", self.pids)
 
@@ -163,16 +158,7 @@ class PKSampler(_PKBase):
 class EpisodicSampler(_PKBase):
     """Each batch is a PK batch from ONE source domain, the domain drawn uniformly per episode."""
 
-    def __init__(
-        self,
-        records: Sequence[ImageRecord],
-        batch_size: int,
-        num_instances: int,
-        seed: int,
-        rank: int = 0,
-        world_size: int = 1,
-    ) -> None:
-        super().__init__(records, batch_size, num_instances, seed, rank, world_size)
+    def _prepare(self) -> None:
         self.domains = sorted(self.domain_ids)
         if not self.domains:
             raise TrainingError("the training set has no identity with 2 or more images")
