@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -53,6 +54,19 @@ def draw_splits(cfg: Config, datasets: dict[str, ReIDDataset]) -> dict[str, list
     }
 
 
+def _ranking_options(cfg: Config, device: torch.device) -> dict[str, Any]:
+    """How features are extracted and compared: the same for targets and held-out sources."""
+    return dict(
+        metric=cfg.eval.metric,
+        batch_size=cfg.eval.batch_size,
+        device=device,
+        flip=cfg.eval.flip,
+        height=cfg.data.height,
+        width=cfg.data.width,
+        workers=cfg.data.workers,
+    )
+
+
 def evaluate_targets(
     embed: Embed,
     distance: Distance | None,
@@ -78,14 +92,8 @@ def evaluate_targets(
         splits=splits,
         num_splits=cfg.eval.num_splits,
         seed=cfg.eval.split_seed,
-        metric=cfg.eval.metric,
-        batch_size=cfg.eval.batch_size,
-        device=device,
-        flip=cfg.eval.flip,
-        height=cfg.data.height,
-        width=cfg.data.width,
-        workers=cfg.data.workers,
         distance_fn=distance,
+        **_ranking_options(cfg, device),
     )
     if out_dir is not None:
         paths = write_protocol_outputs(out_dir, result)
@@ -121,13 +129,8 @@ def evaluate_sources(
     result = run_protocol(
         embed,
         datasets,
-        metric=cfg.eval.metric,
-        batch_size=cfg.eval.batch_size,
-        device=device,
-        height=cfg.data.height,
-        width=cfg.data.width,
-        workers=cfg.data.workers,
         distance_fn=distance,
+        **_ranking_options(cfg, device),
     )
     if out_dir is not None:
         atomic_write_json(out_dir / "results_sources.json", result_to_dict(result))
