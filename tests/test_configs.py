@@ -24,12 +24,15 @@ from dgreid.experiments.spec import load_spec
 from dgreid.experiments.train_run import run_training
 from dgreid.methods import METHODS
 from dgreid.models import BACKBONES
+from dgreid.models import imagenet as im
 
 ALL_YAML = sorted(CONFIGS.rglob("*.yaml"))
 SPECS = [p for p in ALL_YAML if p.name == "compare.yaml"]
 RUN_CONFIGS = [p for p in ALL_YAML if p not in SPECS]
 #: configs/synthetic/*.yaml that define a method (base.yaml is what they inherit).
 SYNTHETIC_METHODS = [p for p in RUN_CONFIGS if p.parent.name == "synthetic" and p.stem != "base"]
+#: configs/cpu-real/*.yaml that define a method (the real mini-DG recipe).
+REAL_METHODS = [p for p in RUN_CONFIGS if p.parent.name == "cpu-real" and p.stem != "base"]
 
 
 def _ids(paths: list[Path]) -> list[str]:
@@ -46,7 +49,7 @@ def _check_names(cfg: Config) -> None:
 
 def test_config_folders_are_complete() -> None:
     """Both settings hold every method of the paper's tables plus a comparison spec."""
-    for setting in ("paper", "synthetic"):
+    for setting in ("paper", "synthetic", "cpu-real"):
         names = {p.stem for p in (CONFIGS / setting).glob("*.yaml")}
         expected = {"baseline", "dann", "dimn", "dualnorm", "episodic", "compare"}
         assert expected | {"episodic_no_tri", "episodic_no_consis"} <= names, setting
@@ -110,3 +113,69 @@ def test_synthetic_config_trains_two_iterations(
     images = sorted((tiny_benchmark / "synth-viper").rglob("*.bmp"))[:3]
     feats = model.embed(images)
     assert feats.shape == (3, model.feat_dim) and torch.isfinite(feats).all()
+
+
+def _dataset_names_outside_data(node: object, path: str = "") -> list[str]:
+    """Dataset names found anywhere in a raw YAML tree except under its ``data`` section."""
+    if isinstance(node, dict):
+        return [
+            hit
+            for k, v in node.items()
+            if not (path == "" and k == "data")
+            for hit in _dataset_names_outside_data(v, f"{path}.{k}")
+        ]
+    if isinstance(node, list):
+        return [hit for v in node for hit in _dataset_names_outside_data(v, path)]
+    return [f"{path}: {node}"] if isinstance(node, str) and node in DATASETS else []
+
+
+@pytest.mark.parametrize("path", [*REAL_METHODS, CONFIGS / "cpu-real" / "base.yaml"])
+def test_cpu_real_configs_name_datasets_only_in_data(path: Path) -> None:
+    """The recipe runs on other data by overriding data.* alone."""
+    import yaml
+
+    assert _dataset_names_outside_data(yaml.safe_load(path.read_text())) == []
+    cfg = load_config(path, ["data.root=/elsewhere", "data.sources=[market1501,dukemtmc,cuhk02]"])
+    assert cfg.data.sources == ["market1501", "dukemtmc", "cuhk02"]
+    assert cfg.model.pretrained == "imagenet" and cfg.train.backbone_lr_mult < 1.0
+
+
+@pytest.fixture(scope="module")
+def tiny_real_root(tiny_benchmark: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The real mini-DG's layout in miniature: a Market-style ``custom/`` network, a CUHK01
+    ``campus/`` folder, and two synthetic sources (links into the tiny benchmark)."""
+    from PIL import Image
+
+    root = tmp_path_factory.mktemp("tiny-real")
+    for pid in range(8):
+        colour = (30 * pid, 255 - 30 * pid, 90)
+        for i in range(4):
+            path = (
+                root / "custom" / "bounding_box_train" / f"{pid:04d}_c{1 + i % 2}s1_{i:06d}_00.jpg"
+            )
+            path.parent.mkdir(parents=True, exist_ok=True)
+            Image.new("RGB", (16, 32), colour).save(path)
+            png = root / "cuhk01" / "campus" / f"{pid + 1:04d}{i + 1:03d}.png"
+            png.parent.mkdir(parents=True, exist_ok=True)
+            Image.new("RGB", (16, 32), colour[::-1]).save(png)
+    for name in ("synth-market", "synth-duke"):
+        (root / name).symlink_to(tiny_benchmark / name)
+    return root
+
+
+@pytest.mark.parametrize("path", REAL_METHODS, ids=_ids(REAL_METHODS))
+def test_cpu_real_config_trains_two_iterations(
+    path: Path, tiny_real_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every cpu-real method config trains (ImageNet weights when installed) and evaluates."""
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
+    pretrained = "imagenet" if im.packaged_file(im.DEEPSORT_MOBILENETV2) else "none"
+    out = tmp_path / "run"
+    cfg = tiny_config(
+        path, tiny_real_root, out, f"model.pretrained={pretrained}", "method.stage1_lr_steps=[]"
+    )
+    result = run_training(cfg)
+    assert result.result is not None
+    assert list(result.result.targets) == ["cuhk01"]
+    rows = [r for r in read_metrics(out / "metrics.jsonl") if "loss" in r]
+    assert [r["step"] for r in rows] == [1, 2] and all(math.isfinite(r["loss"]) for r in rows)

@@ -176,7 +176,7 @@ CASES: dict[str, Case] = {
     "ilids": Case("ilids/i-LIDS_Pedestrian/Persons", ilids, 2, 5, 1, "ilids"),
     "prid": Case("prid2011/prid_2011/single_shot", prid, 5, 7, 2, "prid"),
     "viper": Case("viper/VIPeR", viper, 2, 4, 2, "viper"),
-    "cuhk01": Case("cuhk01/campus", cuhk01, 2, 8, 2),
+    "cuhk01": Case("cuhk01/campus", cuhk01, 2, 8, 2, protocol="cuhk01"),
     "msmt17": Case("msmt17/MSMT17_V1", msmt17, 3, 4, 4),
     "cuhksysu": Case("cuhk_sysu/cropped_images", cuhksysu, 2, 3, 1),
     "custom": Case("custom", custom, 1, 3, 2),

@@ -6,14 +6,17 @@ from pathlib import Path
 
 import pytest
 
+from dgreid.config import ConfigError, load_config
 from dgreid.errors import DatasetError
 from dgreid.evaluation.splits import (
+    CameraProtocol,
     Split,
     SplitsFileError,
     load_splits,
     make_splits,
     save_splits,
 )
+from dgreid.experiments.evaluate import draw_splits
 from dgreid.structures import DISTRACTOR_PID, ImageRecord, ReIDDataset
 
 ROOT = Path("/data/fake")
@@ -128,3 +131,95 @@ def test_load_errors(tmp_path):
     bad.write_text('{"format": "dgreid-splits/1", "targets": {"x": {"root": "/"}}}')
     with pytest.raises(SplitsFileError, match="malformed"):
         load_splits(bad)
+
+
+# ---- a custom target: the camera protocol ---------------------------------------------------
+
+
+def site(name: str = "custom:site_c") -> ReIDDataset:
+    """A custom network with training images only: ids 0-29 in cameras 0, 1 and 2 (two images
+    each), ids 30-39 in camera 0 only, ids 40-44 in cameras 1 and 2 only, and distractors."""
+    recs = [
+        rec(f"c{c}/{p:04d}_{i}.jpg", p, c) for p in range(30) for c in (0, 1, 2) for i in (0, 1)
+    ]
+    recs += [rec(f"c0/{p:04d}_0.jpg", p, 0) for p in range(30, 40)]
+    recs += [rec(f"c{c}/{p:04d}_0.jpg", p, c) for p in range(40, 45) for c in (1, 2)]
+    recs += [rec(f"c3/junk_{i}.jpg", DISTRACTOR_PID, 3) for i in range(3)]
+    return ReIDDataset(name, ROOT, recs)
+
+
+def test_camera_protocol_single_shot():
+    cams = CameraProtocol(probe_cams=(0,), gallery_cams=(2, 1), num_ids=20)
+    splits = make_splits(site(), num_splits=3, seed=0, cameras=cams)
+    assert len(splits) == 3
+    for s in splits:
+        assert (len(s.query), len(s.gallery)) == (20, 20)
+        assert {r.camid for r in s.query} == {0} and {r.camid for r in s.gallery} <= {1, 2}
+        qids = [r.pid for r in s.query]
+        assert qids == sorted(set(qids)) == [r.pid for r in s.gallery]  # one image each
+        assert max(qids) < 30  # only ids seen by a probe and a gallery camera
+    assert splits[0] != splits[1]
+    assert {r.camid for s in splits for r in s.gallery} == {1, 2}  # either gallery camera
+
+
+def test_camera_protocol_defaults_and_several_probe_cameras():
+    default = make_splits(site(), num_splits=1, cameras=CameraProtocol())[0]
+    assert len(default.query) == 15  # half of the 30 ids seen by cameras 0 and 1
+    assert {r.camid for r in default.query} == {0} and {r.camid for r in default.gallery} == {1}
+    two = CameraProtocol(probe_cams=(0, 1), gallery_cams=(2,))
+    s = make_splits(site(), num_splits=1, cameras=two)[0]
+    assert len(s.query) == 17  # half of the 35 ids: 0-29, and 40-44 seen by camera 1
+    assert len(make_splits(site(), num_splits=1, num_test_ids=4, cameras=two)[0].query) == 4
+
+
+def test_camera_protocol_is_seeded_whatever_the_record_order():
+    ds, cams = site(), CameraProtocol((0,), (1, 2), 10)
+    shuffled = ReIDDataset(ds.name, ds.root, ds.records[::-1])
+    a = make_splits(ds, num_splits=2, seed=5, cameras=cams)
+    assert a == make_splits(shuffled, num_splits=2, seed=5, cameras=cams)
+    assert a != make_splits(ds, num_splits=2, seed=6, cameras=cams)
+
+
+def test_camera_protocol_only_without_query_and_gallery():
+    q, g = [rec("q/1.jpg", 1, 0)], [rec("g/1.jpg", 1, 1)]
+    ds = ReIDDataset("custom:x", ROOT, q + g, query=q, gallery=g)
+    assert make_splits(ds, num_splits=3, cameras=CameraProtocol()) == [Split(q, g)]
+    with pytest.raises(DatasetError, match="or give probe and gallery cameras"):
+        make_splits(site())
+
+
+def test_camera_protocol_errors():
+    with pytest.raises(DatasetError) as e:
+        make_splits(site(), cameras=CameraProtocol((0,), (1,), num_ids=31))
+    assert "custom:site_c" in str(e.value) and "asks for 31" in str(e.value)
+    assert "has 30" in str(e.value)
+    with pytest.raises(DatasetError, match=r"gallery camera\(s\) 5, 7 not in .* are 0, 1, 2$"):
+        make_splits(site(), cameras=CameraProtocol((0,), (7, 1, 5)))
+    with pytest.raises(DatasetError, match=r"custom:site_c .*probe camera\(s\) 3 not in"):
+        make_splits(site(), cameras=CameraProtocol((3,), (1,)))  # camera 3 holds only junk
+    with pytest.raises(ValueError, match=r"camera\(s\) 1 cannot be both"):
+        CameraProtocol((0, 1), (1, 2))
+    with pytest.raises(ValueError, match="at least one camera"):
+        CameraProtocol((), (1,))
+    with pytest.raises(ValueError, match="num_test_ids must be >= 1"):
+        make_splits(site(), num_test_ids=0, cameras=CameraProtocol())
+
+
+def test_camera_protocol_splits_round_trip(tmp_path):
+    splits = {"custom:site_c": make_splits(site(), 2, seed=1, cameras=CameraProtocol())}
+    save_splits(tmp_path / "splits.json", splits, {"custom:site_c": ROOT})
+    assert load_splits(tmp_path / "splits.json") == splits
+
+
+def test_draw_splits_reads_the_camera_keys():
+    cfg = load_config(
+        None,
+        ["eval.num_splits=2", "eval.test_ids=6", "eval.probe_cams=[2]", "eval.gallery_cams=[0]"],
+    )
+    out = draw_splits(cfg, {"custom:site_c": site(), "viper": viper()})
+    assert [len(s.query) for s in out["custom:site_c"]] == [6, 6]
+    assert {r.camid for r in out["custom:site_c"][0].query} == {2}
+    assert len(out["viper"][0].query) == 316  # a paper target keeps its protocol
+    bad = load_config(None, ["eval.probe_cams=[1]"])
+    with pytest.raises(ConfigError, match="eval.probe_cams .* 1 cannot be both"):
+        draw_splits(bad, {"custom:site_c": site()})

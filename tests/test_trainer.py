@@ -342,3 +342,49 @@ def test_disk_full_keeps_previous_checkpoint_and_names_path(
     monkeypatch.setattr(torch, "save", real_save)
     assert load_checkpoint(ckpt)["step"] == 4  # the previous one, intact
     assert [p.name for p in ckpt.parent.iterdir()] == ["last.pt"]  # no temporary file left
+
+
+def test_resume_mid_epoch_with_changed_watch_keys_matches_uninterrupted(
+    records: list, reference: dict, tmp_path: Path
+) -> None:
+    # one resume rule (engine.checkpoint.RESUME_FREE_KEYS): keys that change how a run is
+    # watched (log_every, workers, eval batch) may differ; the weights end the same
+    saved = {"train": {"log_every": 20, "lr": 0.1}, "data": {"workers": 0},
+             "eval": {"batch_size": 128}}  # fmt: skip
+    changed = {"train": {"log_every": 5, "lr": 0.1}, "data": {"workers": 1},
+               "eval": {"batch_size": 64}}  # fmt: skip
+
+    def crash(step: int, losses: dict) -> None:
+        if step == 6:  # mid-epoch 2 (4 iterations per epoch)
+            raise RuntimeError("simulated crash")
+
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        make_trainer(fresh(), records, tmp_path, on_step=crash, config=saved).train()
+    method = fresh()
+    summary = make_trainer(method, records, tmp_path, config=changed, workers=1).train(resume=True)
+    assert summary.resumed_from_step == 4 and summary.steps == 12
+    assert_same_weights(method.state_dict(), reference)
+    # a key that changes what is computed is still refused
+    with pytest.raises(TrainingError, match=r"train.lr: 0.1 -> 0.2"):
+        other = {**changed, "train": {"log_every": 5, "lr": 0.2}}
+        make_trainer(fresh(), records, tmp_path, config=other).train(resume=True)
+
+
+class WithBackbone(TinyMethod):
+    """TinyMethod whose embedding layer is called ``backbone`` (the pretrained part)."""
+
+    def __init__(self, num_pids: int) -> None:
+        super().__init__(num_pids)
+        self.backbone = self.embed_layer
+
+
+def test_backbone_lr_mult_scales_only_the_backbone(records: list, tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    method = WithBackbone(12)
+    before = {k: v.clone() for k, v in method.state_dict().items()}
+    make_trainer(method, records, tmp_path, max_iters=2, backbone_lr_mult=0.0).train()
+    after = method.state_dict()
+    assert torch.equal(after["backbone.weight"], before["backbone.weight"])  # lr 0 x 0.1
+    assert not torch.equal(after["classifier.weight"], before["classifier.weight"])
+    logs = [r for r in read_metrics(tmp_path / "metrics.jsonl") if "loss" in r]
+    assert logs[0]["lr"] == pytest.approx(0.1)  # the logged rate is the heads' rate

@@ -16,6 +16,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seeds", type=int, nargs="+", help="override the spec's seeds")
     p.add_argument("--quick", action="store_true", help="apply the spec's 'quick' overrides")
     p.add_argument("--only", nargs="+", help="run only these methods of the spec")
+    p.add_argument(
+        "overrides",
+        nargs="*",
+        help="dotted overrides for every run, e.g. data.root=/data/reid (not output_dir: "
+        "each run's folder comes from the spec)",
+    )
     p.set_defaults(func=run)
 
 
@@ -35,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
                 f"--only {' '.join(unknown)}: not in {args.spec} (has {', '.join(spec.methods)})"
             )
         spec.methods = {m: spec.methods[m] for m in args.only}
-    result = run_compare(spec, quick=args.quick)
+    result = run_compare(spec, quick=args.quick, overrides=list(args.overrides))
     print("\n" + tables_markdown(result))
     for kind, path in result.files.items():
         print(f"{kind}: {path}")

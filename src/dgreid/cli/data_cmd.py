@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from dgreid.data.check import check_datasets, format_report
+from dgreid.data.check import ALL_CUSTOM, check_datasets, format_report
 from dgreid.data.datasets import DATASETS
 
 
@@ -24,7 +24,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--datasets",
         nargs="+",
         metavar="NAME",
-        help="names to check (default: every dataset whose folder exists under --root)",
+        help="names to check (default: every dataset whose folder exists under --root); "
+        "custom:NAME checks the folder ROOT/NAME, 'custom:*' every custom folder",
     )
     c.add_argument("--workers", type=int, default=0, help="decoding threads (0 = main thread)")
     c.add_argument("--no-decode", action="store_true", help="check layout only, skip decoding")
@@ -34,6 +35,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run_check(args: argparse.Namespace) -> int:
     decode = not args.no_decode
     for name in args.datasets or []:
+        if name == ALL_CUSTOM:
+            continue
         try:
             DATASETS.get(name)
         except KeyError as e:

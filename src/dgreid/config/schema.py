@@ -54,6 +54,8 @@ class MethodConfig:
     lambda_consis: float = 0.01
     lambda_domain: float = 0.1  # DANN: weight of the domain-adversarial loss
     stage1_epochs: int = 0  # episodic: epochs of each F_i; 0 = same as train.epochs
+    #: episodic: stage-1 LR milestones (epochs); empty = train.lr_steps
+    stage1_lr_steps: list[int] = field(default_factory=list)
     memory_momentum: float = 0.5  # DIMN: memory bank update rate
     extractor_id_loss: bool = True  # episodic stage 1: add an id CE head to the triplet loss
     #: episodic: where trained stage-1 extractors are kept and reused ("" = RUN/stage1)
@@ -71,10 +73,15 @@ class TrainConfig:
     weight_decay: float = 5e-4
     lr_steps: list[int] = field(default_factory=lambda: [7])
     gamma: float = 0.1
-    warmup_iters: int = 0
+    warmup_iters: int = 0  # linear warm-up of the learning rate over the first iterations
+    #: the pretrained backbone's learning rate relative to the new heads' (fine-tuning: < 1)
+    backbone_lr_mult: float = 1.0
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     amp: str = "none"  # none | bf16 | fp16
+    #: torch CPU threads; 0 = automatic (cores / local processes, one left for data workers,
+    #: or OMP_NUM_THREADS when set), > 0 = exactly that many
+    threads: int = 0
     log_every: int = 10
     eval_every: int = 0  # epochs; 0 = only at the end
     max_iters: int = 0  # stop after this many iterations in all (0 = no limit; smoke tests)
@@ -87,6 +94,12 @@ class EvalConfig:
     num_splits: int = 10
     #: test identities per split (0 = the protocol's number; smaller for tiny targets)
     num_test_ids: int = 0
+    #: a target without a protocol or query/gallery of its own (e.g. custom:NAME with only
+    #: training images): test ids per split (0 = half of those seen by both camera groups),
+    #: one random probe-camera and one random gallery-camera image each (camids, 0-based)
+    test_ids: int = 0
+    probe_cams: list[int] = field(default_factory=lambda: [0])
+    gallery_cams: list[int] = field(default_factory=lambda: [1])
     split_seed: int = 0
     splits_file: str = ""
     batch_size: int = 128

@@ -12,15 +12,22 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tqdm import tqdm
-
-from dgreid.data.datasets import DATASETS, DatasetNotFoundError, get_loader
+from dgreid.data.datasets import (
+    CUSTOM_PREFIX,
+    DATASETS,
+    DatasetNotFoundError,
+    custom_dataset_names,
+    get_loader,
+)
 from dgreid.data.image_dataset import read_image
 from dgreid.errors import DatasetError
 from dgreid.structures import DISTRACTOR_PID, ImageRecord
+from dgreid.utils.progress import progress_bar
 
 #: How many unreadable files a report or an error lists.
 SHOW_UNREADABLE = 20
+#: The name that asks for every ``custom:NAME`` folder under the root.
+ALL_CUSTOM = CUSTOM_PREFIX + "*"
 
 
 @dataclass
@@ -57,7 +64,7 @@ def verify_images(
 ) -> list[tuple[str, str]]:
     """Decode every distinct image of ``records``; return ``(path, reason)`` for each failure."""
     paths = list(dict.fromkeys(r.path for r in records))
-    bar = tqdm(total=len(paths), desc=desc, unit="img", disable=not progress, leave=False)
+    bar = progress_bar(total=len(paths), desc=desc, unit="img", disable=not progress, leave=False)
     bad: list[tuple[str, str]] = []
     with bar:
         if workers > 0:
@@ -145,11 +152,25 @@ def check_datasets(
     workers: int = 0,
     progress: bool = False,
 ) -> list[DatasetStatus]:
-    """:func:`check_dataset` for each name (default: :func:`default_names`)."""
+    """:func:`check_dataset` for each name (default: :func:`default_names`); ``custom:*``
+    stands for every ``custom:NAME`` folder under ``root``."""
     chosen = list(names) if names else default_names(root)
     for name in chosen:
-        DATASETS.get(name)  # an unknown name fails before any work, listing valid ones
-    return [check_dataset(n, root, decode, workers, progress) for n in chosen]
+        if name != ALL_CUSTOM:
+            DATASETS.get(name)  # an unknown name fails before any work, listing valid ones
+    statuses = []
+    for name in chosen:
+        if name != ALL_CUSTOM:
+            statuses.append(check_dataset(name, root, decode, workers, progress))
+            continue
+        found = custom_dataset_names(root)
+        if not found:
+            msg = f"no custom dataset folder under {root} (a subfolder no other loader reads)"
+            statuses.append(DatasetStatus(ALL_CUSTOM, "missing", message=msg))
+        for n in found:
+            if n not in chosen:  # named explicitly as well: checked once, where it was named
+                statuses.append(check_dataset(n, root, decode, workers, progress))
+    return statuses
 
 
 def format_report(statuses: Sequence[DatasetStatus], decoded: bool = True) -> str:

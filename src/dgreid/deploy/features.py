@@ -23,6 +23,7 @@ from dgreid.data.image_dataset import read_image
 from dgreid.deploy.api import ReIDModel
 from dgreid.errors import DatasetError, DgreidError
 from dgreid.utils.io import atomic_write_bytes
+from dgreid.utils.progress import progress_bar
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif"})
 
@@ -98,8 +99,6 @@ def extract_folder(
     progress: bool = True,
 ) -> tuple[FeatureSet, list[Skipped]]:
     """Embed every image under ``folder``; unreadable files are skipped and returned."""
-    from tqdm import tqdm
-
     folder = Path(folder).resolve()
     paths = list_images(folder)
     loader = torch.utils.data.DataLoader(
@@ -111,7 +110,7 @@ def extract_folder(
     feats: list[torch.Tensor] = []
     kept: list[str] = []
     skipped: list[Skipped] = []
-    bar = tqdm(total=len(paths), unit="img", disable=not progress, file=sys.stderr)
+    bar = progress_bar(total=len(paths), unit="img", disable=not progress, file=sys.stderr)
     for items in loader:
         good = [(i, t) for i, t, _ in items if t is not None]
         skipped += [Skipped(str(paths[i]), msg) for i, t, msg in items if t is None]

@@ -144,6 +144,22 @@ def config_diff(saved: Mapping[str, Any], current: Mapping[str, Any]) -> list[st
     ]
 
 
+#: Keys that may differ on resume: they change how a run is watched or how fast it goes, not
+#: what it computes. The one rule for every resume check (run folder and trainer alike).
+RESUME_FREE_KEYS = frozenset(
+    {"train.log_every", "data.workers", "eval.batch_size", "train.device", "train.threads"}
+)
+
+
+def resume_diff(saved: Mapping[str, Any], current: Mapping[str, Any]) -> list[str]:
+    """:func:`config_diff` less :data:`RESUME_FREE_KEYS`: what forbids resuming ``saved``."""
+    return [
+        line
+        for line in config_diff(saved, current)
+        if line.split(":", 1)[0] not in RESUME_FREE_KEYS
+    ]
+
+
 def save_model(
     path: str | Path, module: nn.Module, method: str, config: Mapping[str, Any] | None = None
 ) -> None:

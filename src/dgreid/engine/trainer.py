@@ -17,7 +17,6 @@ from typing import Any
 
 import torch
 from torch import nn
-from tqdm import tqdm
 
 from dgreid.data.image_dataset import ImageDataset
 from dgreid.data.samplers import build_sampler
@@ -27,6 +26,7 @@ from dgreid.engine.checkpoint import (
     config_diff,
     load_checkpoint,
     load_state_dict_checked,
+    resume_diff,
     save_checkpoint,
 )
 from dgreid.engine.loader import SeededBatches, build_train_loader, iterate
@@ -38,6 +38,7 @@ from dgreid.errors import TrainingError
 from dgreid.methods.base import Method
 from dgreid.structures import Batch, ImageRecord
 from dgreid.utils.io import WriteError
+from dgreid.utils.progress import progress_bar
 from dgreid.utils.seed import seed_everything
 
 log = logging.getLogger(__name__)
@@ -101,6 +102,7 @@ class Trainer:
         lr_steps: Sequence[int] = (),
         gamma: float = 0.1,
         warmup_iters: int = 0,
+        backbone_lr_mult: float = 1.0,
         seed: int = 0,
         device: str = "auto",
         amp: str = "none",
@@ -129,6 +131,7 @@ class Trainer:
         self.iters_per_epoch = iters_per_epoch or max(len(self.records) // batch_size, 1)
         self.lr, self.momentum, self.weight_decay = lr, momentum, weight_decay
         self.lr_steps, self.gamma, self.warmup_iters = list(lr_steps), gamma, warmup_iters
+        self.backbone_lr_mult = backbone_lr_mult
         self.seed, self.device_name, self.amp = seed, device, amp
         self.channels_last, self.sync_bn, self.workers = channels_last, sync_bn, workers
         self.height, self.width = height, width
@@ -163,9 +166,11 @@ class Trainer:
             method.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
         method.train()
         step_module = D.wrap_for_training(method, device, info, self.sync_bn)
-        params = _trainable_parameters(method)
         optimizer = torch.optim.SGD(
-            params, lr=self.lr, momentum=self.momentum, weight_decay=self.weight_decay
+            _param_groups(method, self.backbone_lr_mult),
+            lr=self.lr,
+            momentum=self.momentum,
+            weight_decay=self.weight_decay,
         )
         if self.amp == "fp16" and device.type != "cuda":
             raise TrainingError("train.amp=fp16 needs a CUDA device; use bf16 or none on CPU")
@@ -208,7 +213,7 @@ class Trainer:
         window_steps, last_losses, last_eval, images_per_s = 0, {}, {}, 0.0
         last_eval_step = -1
         t_window = time.perf_counter()
-        bar = tqdm(
+        bar = progress_bar(
             total=total, initial=step, desc=self.name, dynamic_ncols=True,
             disable=not (self.progress and info.is_main),
         )  # fmt: skip
@@ -224,7 +229,7 @@ class Trainer:
                         self.warmup_iters,
                     )  # fmt: skip
                     for group in optimizer.param_groups:
-                        group["lr"] = lr
+                        group["lr"] = lr * group["lr_mult"]
                     with torch.autocast(
                         device.type, dtype=amp_dtype, enabled=amp_dtype is not None
                     ):
@@ -378,7 +383,7 @@ class Trainer:
                 "scaler": scaler.state_dict(),
                 "scheduler": {
                     "base_lr": self.lr, "lr_steps": self.lr_steps, "gamma": self.gamma,
-                    "warmup_iters": self.warmup_iters,
+                    "warmup_iters": self.warmup_iters, "backbone_lr_mult": self.backbone_lr_mult,
                 },
                 "sampler": self._sampler_meta(),
                 "step": step,
@@ -400,7 +405,7 @@ class Trainer:
         state = load_checkpoint(path, expected_kind="train-state", expected_method=self.method_name)
         diffs = config_diff(state.get("sampler", {}), self._sampler_meta())
         if self.config and state.get("config"):
-            diffs += config_diff(state["config"], self.config)
+            diffs += resume_diff(state["config"], self.config)
         if diffs:
             raise TrainingError(
                 f"{path}: cannot resume, the run's settings differ from the checkpoint's: "
@@ -427,10 +432,24 @@ class Trainer:
         return result
 
 
-def _trainable_parameters(method: nn.Module) -> list[nn.Parameter]:
-    """``method.trainable_parameters()`` when defined, else every parameter needing grad."""
+def _param_groups(method: nn.Module, backbone_lr_mult: float) -> list[dict[str, Any]]:
+    """The trainable parameters as SGD groups, each with an ``lr_mult`` on the scheduled rate.
+
+    The method's ``backbone`` (the network that may start from ImageNet weights) learns at
+    ``backbone_lr_mult`` times the rate of everything else (new heads, projections, E, C).
+    The parameters come from ``method.trainable_parameters()`` when defined (frozen
+    sub-networks are left out), else from every parameter needing grad.
+    """
     own = getattr(method, "trainable_parameters", None)
     params = list(own()) if callable(own) else [p for p in method.parameters() if p.requires_grad]
     if not params:
         raise TrainingError(f"{type(method).__name__} has no trainable parameters")
-    return params
+    backbone = getattr(method, "backbone", None)
+    in_backbone = (
+        {id(p) for p in backbone.parameters()} if isinstance(backbone, nn.Module) else set()
+    )
+    groups = [
+        {"params": [p for p in params if id(p) in in_backbone], "lr_mult": backbone_lr_mult},
+        {"params": [p for p in params if id(p) not in in_backbone], "lr_mult": 1.0},
+    ]
+    return [g for g in groups if g["params"]]

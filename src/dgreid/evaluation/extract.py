@@ -8,11 +8,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from torch import nn
-from tqdm import tqdm
 
 from dgreid.data.image_dataset import ImageDataset
 from dgreid.data.transforms import build_transform
 from dgreid.structures import ImageRecord, collate_batch
+from dgreid.utils.progress import progress_bar
 
 
 @dataclass
@@ -85,14 +85,17 @@ def extract_features(
         module.eval()
     chunks: list[torch.Tensor] = []
     try:
-        with torch.inference_mode():
-            bar = tqdm(loader, desc="extract", unit="batch", disable=not progress, leave=False)
-            for batch in bar:
+        bar = progress_bar(
+            total=len(loader), desc="extract", unit="batch", disable=not progress, leave=False
+        )
+        with torch.inference_mode(), bar:
+            for batch in loader:
                 images = batch.images.to(device, non_blocking=True)
                 feats = _forward(model, images)
                 if flip:
                     feats = (feats + _forward(model, torch.flip(images, dims=[3]))) / 2
                 chunks.append(feats.float().cpu())
+                bar.update(1)
     finally:
         if module is not None:
             module.train(was_training)

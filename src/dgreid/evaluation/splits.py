@@ -1,9 +1,11 @@
 """Seeded single-shot probe/gallery splits of the target datasets, and their JSON files.
 
 One function per protocol (METHOD.md, "Evaluation protocol"; camera conventions in
-docs/layouts.md). Draws use ``numpy.random.Generator(PCG64(seed))`` over identities sorted by
-pid and images sorted by path, so the same seed gives the same splits on every machine,
-whatever order a loader listed the files in.
+docs/layouts.md). A dataset without a protocol or a query/gallery of its own (a custom camera
+network) is split by a :class:`CameraProtocol`, whose sizes the caller chooses. Draws use
+``numpy.random.Generator(PCG64(seed))`` over identities sorted by pid and images sorted by path,
+so the same seed gives the same splits on every machine, whatever order a loader listed the
+files in.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import dataclasses
 import json
 import os
 from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,7 +26,7 @@ from dgreid.structures import DISTRACTOR_PID, ImageRecord, ReIDDataset
 from dgreid.utils.io import atomic_write_json
 
 #: Test identities per split of each target protocol (the paper's numbers).
-TEST_IDS = {"grid": 125, "ilids": 60, "prid": 100, "viper": 316}
+TEST_IDS = {"grid": 125, "ilids": 60, "prid": 100, "viper": 316, "cuhk01": 485}
 SPLITS_FORMAT = "dgreid-splits/1"
 
 
@@ -40,23 +42,60 @@ class Split:
     gallery: list[ImageRecord]
 
 
+@dataclass(frozen=True)
+class CameraProtocol:
+    """Single-shot splits of a dataset that has no protocol of its own: ``num_ids`` identities
+    seen by a probe camera and by a gallery camera (0 = half of them), each with one random
+    probe-camera image as probe and one random gallery-camera image as gallery. Cameras are
+    camids as the loader gives them (0-based); probe and gallery cameras must differ, so the
+    true match is never dropped as a same-camera match."""
+
+    probe_cams: tuple[int, ...] = (0,)
+    gallery_cams: tuple[int, ...] = (1,)
+    num_ids: int = 0
+
+    def __post_init__(self) -> None:
+        if not self.probe_cams or not self.gallery_cams:
+            raise ValueError(
+                f"probe and gallery cameras must each name at least one camera; got probe "
+                f"{list(self.probe_cams)}, gallery {list(self.gallery_cams)}"
+            )
+        both = sorted(set(self.probe_cams) & set(self.gallery_cams))
+        if both:
+            raise ValueError(f"camera(s) {_cams(both)} cannot be both probe and gallery cameras")
+        if self.num_ids < 0:
+            raise ValueError(f"the number of test identities must be >= 0, got {self.num_ids}")
+
+
 def make_splits(
-    dataset: ReIDDataset, num_splits: int = 10, seed: int = 0, num_test_ids: int | None = None
+    dataset: ReIDDataset,
+    num_splits: int = 10,
+    seed: int = 0,
+    num_test_ids: int | None = None,
+    cameras: CameraProtocol | None = None,
 ) -> list[Split]:
     """Draw ``num_splits`` splits of ``dataset`` by its ``protocol``.
 
     ``num_test_ids`` overrides the protocol's number of test identities (default
-    :data:`TEST_IDS`; smaller values are for quick runs and tests). ``standard`` returns the
-    dataset's own query/gallery once.
+    :data:`TEST_IDS`, or ``cameras.num_ids``; smaller values are for quick runs and tests).
+    ``standard`` returns the dataset's own query/gallery once; a ``standard`` dataset with
+    neither (only training images) is split by ``cameras``.
     """
     if num_splits < 1:
         raise ValueError(f"num_splits must be >= 1, got {num_splits}")
     if dataset.protocol == "standard":
+        if cameras is not None and not dataset.query and not dataset.gallery:
+            n = num_test_ids if num_test_ids is not None else cameras.num_ids
+            if num_test_ids is not None and n < 1:
+                raise ValueError(f"num_test_ids must be >= 1, got {n}")
+            rng = np.random.default_rng(seed)
+            return [_by_cameras(dataset, cameras, n, rng) for _ in range(num_splits)]
         if not dataset.query or not dataset.gallery:
+            hint = "" if cameras is not None else "; or give probe and gallery cameras"
             raise DatasetError(
                 f"{dataset.name} ({dataset.root}): the standard protocol needs a query and a "
                 f"gallery set; found {len(dataset.query)} query and {len(dataset.gallery)} "
-                "gallery images"
+                f"gallery images{hint}"
             )
         return [Split(list(dataset.query), list(dataset.gallery))]
     draw = _PROTOCOLS.get(dataset.protocol)
@@ -132,11 +171,64 @@ def _ilids(ds: ReIDDataset, n: int, rng: np.random.Generator) -> Split:
     return Split(query, gallery)
 
 
+def _one_per_camera(ds: ReIDDataset, n: int, rng: np.random.Generator) -> Split:
+    """CUHK01 single-shot (half of its 971 ids): one random camera-0 image of each chosen id as
+    probe, one random camera-1 image as gallery."""
+    cams = _by_pid_cam(ds.records)
+    both = [p for p, c in cams.items() if p != DISTRACTOR_PID and 0 in c and 1 in c]
+    chosen = _choose(ds, both, n, rng, "identities seen by both cameras (camid 0 and 1)")
+    query, gallery = [], []
+    for p in chosen:
+        query.append(cams[p][0][int(rng.integers(len(cams[p][0])))])
+        gallery.append(cams[p][1][int(rng.integers(len(cams[p][1])))])
+    return Split(query, gallery)
+
+
+def _cams(cams: Iterable[int]) -> str:
+    return ", ".join(str(c) for c in sorted(cams))
+
+
+def _by_cameras(
+    ds: ReIDDataset, protocol: CameraProtocol, n: int, rng: np.random.Generator
+) -> Split:
+    """One split of ``protocol`` (``n`` ids; 0 = half of the eligible ones, at least one)."""
+    cams = _by_pid_cam(ds.records)
+    present = {c for p, by_cam in cams.items() if p != DISTRACTOR_PID for c in by_cam}
+    for role, wanted in (("probe", protocol.probe_cams), ("gallery", protocol.gallery_cams)):
+        absent = sorted(set(wanted) - present)
+        if absent:
+            raise DatasetError(
+                f"{ds.name} ({ds.root}): {role} camera(s) {_cams(absent)} not in the dataset; "
+                f"its cameras (camid, 0-based) are {_cams(present) or 'none'}"
+            )
+    probe, gallery = sorted(set(protocol.probe_cams)), sorted(set(protocol.gallery_cams))
+
+    def images(pid: int, which: list[int]) -> list[ImageRecord]:
+        return [r for c in which for r in cams[pid].get(c, [])]
+
+    eligible = [p for p in cams if p != DISTRACTOR_PID and images(p, probe) and images(p, gallery)]
+    n = n or max(1, len(eligible) // 2)
+    if len(eligible) < n:
+        raise DatasetError(
+            f"{ds.name} ({ds.root}): the camera protocol asks for {n} test identities seen by a "
+            f"probe camera ({_cams(probe)}) and a gallery camera ({_cams(gallery)}); the "
+            f"dataset has {len(eligible)}"
+        )
+    chosen = sorted(int(p) for p in rng.choice(np.array(sorted(eligible)), size=n, replace=False))
+    query, gall = [], []
+    for p in chosen:
+        q, g = images(p, probe), images(p, gallery)
+        query.append(q[int(rng.integers(len(q)))])
+        gall.append(g[int(rng.integers(len(g)))])
+    return Split(query, gall)
+
+
 _PROTOCOLS: dict[str, Callable[[ReIDDataset, int, np.random.Generator], Split]] = {
     "grid": _grid_or_prid,
     "ilids": _ilids,
     "prid": _grid_or_prid,
     "viper": _viper,
+    "cuhk01": _one_per_camera,
 }
 
 

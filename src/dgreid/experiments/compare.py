@@ -11,12 +11,13 @@ from typing import Any
 import numpy as np
 import yaml
 
-from dgreid.config import Config, config_to_dict
+from dgreid.config import Config, ConfigError, config_to_dict
 from dgreid.data.datasets import build_dataset
+from dgreid.engine.checkpoint import resume_diff
 from dgreid.evaluation.splits import save_splits
 from dgreid.experiments.evaluate import draw_splits
 from dgreid.experiments.published import DISPLAY_NAMES, PAPER_RANK1, TABLES, TARGETS
-from dgreid.experiments.rundir import CONFIG_NAME, config_diff
+from dgreid.experiments.rundir import CONFIG_NAME
 from dgreid.experiments.spec import CompareSpec
 from dgreid.experiments.synthdata import ensure_synthetic_data
 from dgreid.experiments.train_run import run_training
@@ -70,7 +71,7 @@ def _finished(cfg: Config) -> bool:
     if not (out / RESULTS_NAME).exists() or not (out / "model.pt").exists() or not saved.exists():
         return False
     data = yaml.safe_load(saved.read_text(encoding="utf-8")) or {}
-    return not config_diff(data, config_to_dict(cfg))
+    return not resume_diff(data, config_to_dict(cfg))
 
 
 def train_all(spec: CompareSpec, extra: list[str]) -> dict[str, list[Path]]:
@@ -192,9 +193,17 @@ def tables_markdown(result: CompareResult) -> str:
     return "\n\n".join(parts) + "\n"
 
 
-def run_compare(spec: CompareSpec, quick: bool = False) -> CompareResult:
-    """Train what is missing, then build the tables, JSON and CMC plots."""
-    extra = list(spec.quick) if quick else []
+def run_compare(
+    spec: CompareSpec, quick: bool = False, overrides: list[str] | None = None
+) -> CompareResult:
+    """Train what is missing, then build the tables, JSON and CMC plots. ``overrides`` apply
+    to every run (after the spec's own and ``quick``'s), e.g. ``data.root=...``."""
+    bad = [o for o in overrides or [] if o.split("=", 1)[0].strip() == "output_dir"]
+    if bad:
+        raise ConfigError(
+            f"{bad[0]}: each run's folder comes from the spec; change its output_dir instead"
+        )
+    extra = [*(spec.quick if quick else []), *(overrides or [])]
     runs = train_all(spec, extra)
     cfg0 = spec.run_config(next(iter(spec.methods)), spec.seeds[0], extra)
     targets = list(cfg0.data.targets)

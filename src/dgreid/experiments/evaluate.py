@@ -10,7 +10,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from dgreid.config import Config
+from dgreid.config import Config, ConfigError
 from dgreid.data.datasets import build_dataset
 from dgreid.data.sources import SourceSet
 from dgreid.evaluation.protocol import (
@@ -20,7 +20,7 @@ from dgreid.evaluation.protocol import (
     run_protocol,
     write_protocol_outputs,
 )
-from dgreid.evaluation.splits import Split, load_splits, make_splits
+from dgreid.evaluation.splits import CameraProtocol, Split, load_splits, make_splits
 from dgreid.methods.base import Method
 from dgreid.structures import ReIDDataset
 from dgreid.utils.io import atomic_write_json
@@ -45,11 +45,23 @@ def embedder(method: nn.Module) -> tuple[Embed, Distance | None]:
     return embed, method.pairwise_distance  # type: ignore[return-value]
 
 
+def camera_protocol(cfg: Config) -> CameraProtocol:
+    """``eval.probe_cams`` / ``eval.gallery_cams`` / ``eval.test_ids``: the split protocol of a
+    target with no protocol or query/gallery of its own (a custom camera network)."""
+    e = cfg.eval
+    try:
+        return CameraProtocol(tuple(e.probe_cams), tuple(e.gallery_cams), e.test_ids)
+    except ValueError as err:
+        raise ConfigError(f"eval.probe_cams / eval.gallery_cams / eval.test_ids: {err}") from None
+
+
 def draw_splits(cfg: Config, datasets: dict[str, ReIDDataset]) -> dict[str, list[Split]]:
-    """The targets' seeded splits with ``eval.num_test_ids`` test identities (0: the protocol's)."""
+    """The targets' seeded splits with ``eval.num_test_ids`` test identities (0: the protocol's,
+    or ``eval.test_ids`` for a target split by :func:`camera_protocol`)."""
     n = cfg.eval.num_test_ids or None
+    cameras = camera_protocol(cfg)
     return {
-        name: make_splits(ds, cfg.eval.num_splits, cfg.eval.split_seed, num_test_ids=n)
+        name: make_splits(ds, cfg.eval.num_splits, cfg.eval.split_seed, n, cameras)
         for name, ds in datasets.items()
     }
 
@@ -84,7 +96,7 @@ def evaluate_targets(
     if splits_path:
         splits = load_splits(splits_path)
         log.info("evaluating on the saved splits of %s", splits_path)
-    elif cfg.eval.num_test_ids > 0:
+    else:
         splits = draw_splits(cfg, datasets)
     result = run_protocol(
         embed,

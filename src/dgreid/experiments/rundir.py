@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
-from typing import Any
 
 import yaml
 
 from dgreid.config import Config, config_to_dict
 from dgreid.config.loader import dump_config
-from dgreid.engine.checkpoint import config_diff as checkpoint_config_diff
+from dgreid.engine.checkpoint import resume_diff
 from dgreid.errors import DgreidError
 from dgreid.utils.io import atomic_write_text
 
@@ -24,19 +23,6 @@ CONFIG_NAME = "config.yaml"
 
 class RunFolderError(DgreidError):
     """A run folder holds another run, or a resumed run's config differs from the saved one."""
-
-
-#: Keys that may differ on resume: they change how a run is watched, not what it computes.
-RESUME_FREE_KEYS = {"train.log_every", "data.workers", "eval.batch_size", "train.device"}
-
-
-def config_diff(saved: dict[str, Any], current: dict[str, Any]) -> list[str]:
-    """Keys whose values differ (``key: saved -> current``), less :data:`RESUME_FREE_KEYS`."""
-    return [
-        line
-        for line in checkpoint_config_diff(saved, current)
-        if line.split(":", 1)[0] not in RESUME_FREE_KEYS
-    ]
 
 
 def prepare_run_dir(cfg: Config, resume: bool, overwrite: bool) -> Path:
@@ -53,7 +39,7 @@ def prepare_run_dir(cfg: Config, resume: bool, overwrite: bool) -> Path:
             shutil.rmtree(out)
         elif resume:
             saved = yaml.safe_load(saved_path.read_text(encoding="utf-8")) or {}
-            diff = config_diff(saved, config_to_dict(cfg))
+            diff = resume_diff(saved, config_to_dict(cfg))
             if diff:
                 raise RunFolderError(
                     f"cannot resume {out}: the config differs from the saved {saved_path}:\n  "

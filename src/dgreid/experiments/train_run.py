@@ -26,6 +26,7 @@ from dgreid.data.sources import SourceSet, merge_sources, summary_table
 from dgreid.deploy.model_file import make_meta, save_model_file
 from dgreid.engine import Trainer
 from dgreid.engine.distributed import barrier, init_distributed, is_main_process
+from dgreid.engine.threads import set_training_threads
 from dgreid.engine.trainer import resolve_device
 from dgreid.errors import TrainingError
 from dgreid.evaluation.protocol import ProtocolResult
@@ -69,6 +70,7 @@ def trainer_kwargs(cfg: Config) -> dict[str, Any]:
         lr_steps=t.lr_steps,
         gamma=t.gamma,
         warmup_iters=t.warmup_iters,
+        backbone_lr_mult=t.backbone_lr_mult,
         seed=t.seed,
         device=t.device,
         amp=t.amp,
@@ -115,16 +117,22 @@ def stage1_key(cfg: Config, domain: str, num_images: int) -> str:
         "id_loss": cfg.method.extractor_id_loss,
         "margin": cfg.method.margin,
         "epochs": cfg.method.stage1_epochs or cfg.train.epochs,
+        **({"lr_steps": cfg.method.stage1_lr_steps} if cfg.method.stage1_lr_steps else {}),
         "train": {
             k: v
             for k, v in dataclasses.asdict(cfg.train).items()
-            if k not in ("epochs", "log_every", "eval_every", "device")
+            if k not in ("epochs", "log_every", "eval_every", "device", "threads")
         },
         "data": {k: getattr(cfg.data, k) for k in ("height", "width", "batch_size")},
         "num_instances": cfg.data.num_instances,
         "holdout": cfg.data.source_holdout,
     }
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def stage1_lr_steps(cfg: Config) -> list[int]:
+    """Stage 1's LR milestones: ``method.stage1_lr_steps``, else ``train.lr_steps``."""
+    return list(cfg.method.stage1_lr_steps or cfg.train.lr_steps)
 
 
 def train_extractors(
@@ -142,7 +150,7 @@ def train_extractors(
     for d, summary in enumerate(sources.domains):
         records = [r for r in sources.records if r.domain == d]
         key = stage1_key(cfg, summary.name, len(records))
-        folder = stage1_dir / f"{summary.name}-{key}"
+        folder = stage1_dir / f"{summary.name.replace(':', '_')}-{key}"  # custom:NAME
         weights = folder / "extractor.pt"
         seed_everything(stage1_seed(cfg.train.seed, d))  # initial weights: a function of the seed
         method = method_from_config(
@@ -158,7 +166,7 @@ def train_extractors(
                 method,
                 records,
                 folder,
-                **{**trainer_kwargs(cfg), "epochs": epochs},
+                **{**trainer_kwargs(cfg), "epochs": epochs, "lr_steps": stage1_lr_steps(cfg)},
                 name=f"stage1 {summary.name}",
                 method_name="extractor",
                 resume_hint=f"dgreid train ... --resume (stage 1, {summary.name})",
@@ -207,6 +215,8 @@ def run_training(
 def _train_and_evaluate(
     cfg: Config, out: Path, resume: bool, evaluate: bool, resume_hint: str
 ) -> RunResult:
+    threads, why = set_training_threads(cfg.train.threads, cfg.data.workers)
+    log.info("torch CPU threads: %d (%s)", threads, why)
     sources = load_sources(cfg)
     extractors = None
     if cfg.method.name == "episodic":

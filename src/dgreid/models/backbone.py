@@ -5,10 +5,13 @@ builds the architecture with random weights and does no I/O. :func:`build_backbo
 entry point: it calls the factory, then loads weights according to ``pretrained``:
 
 - ``"none"``: random initialisation.
-- ``"auto"``: the first standard torchvision file for that backbone found in
-  ``torch.hub.get_dir()/checkpoints/``; when none is there the network trains from scratch and a
-  warning says so once per backbone name. Nothing is ever downloaded.
-- any other string: a path to a ``state_dict`` file (missing or mismatched -> CheckpointError).
+- ``"imagenet"``: ImageNet weights from the places :mod:`dgreid.models.imagenet` searches (the
+  torchvision files in the torch hub cache, then a weight file shipped in an installed package);
+  none found -> CheckpointError naming every place looked at. Nothing is ever downloaded.
+- ``"auto"``: the same search; when nothing is found the network trains from scratch and a
+  warning naming every place looked at says so once per backbone name.
+- any other string: a path to a ``state_dict`` file in the backbone's own (torchvision) key
+  layout (missing or mismatched -> CheckpointError, and nothing is half loaded).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import torch
 from torch import nn
 
 from dgreid.errors import CheckpointError
+from dgreid.models.imagenet import PackagedWeights, find_imagenet_weights, read_state_dict
 from dgreid.registry import Registry
 
 log = logging.getLogger(__name__)
@@ -38,6 +42,7 @@ class Backbone(nn.Module):
     out_features: int
     pretrained_files: tuple[str, ...] = ()
     ignored_keys: tuple[str, ...] = ()
+    packaged_weights: tuple[PackagedWeights, ...] = ()
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
@@ -46,15 +51,26 @@ class Backbone(nn.Module):
         return self.forward_features(x)
 
     def load_imagenet(self, state: dict[str, torch.Tensor], source: str) -> None:
-        """Load ImageNet weights; keys under ``ignored_keys`` are dropped, others must match."""
+        """Load ImageNet weights; keys under ``ignored_keys`` are dropped, others must match.
+
+        Everything is checked before anything is copied: a file that does not fit raises
+        :class:`CheckpointError` and leaves the network as it was.
+        """
         state = {k: v for k, v in state.items() if not k.startswith(self.ignored_keys)}
-        result = self.load_state_dict(state, strict=False)
-        if result.unexpected_keys or self.required_missing(result.missing_keys):
+        own = self.state_dict()
+        unexpected = [k for k in state if k not in own]
+        missing = self.required_missing([k for k in own if k not in state])
+        wrong = [
+            f"{k} {tuple(v.shape)} (expected {tuple(own[k].shape)})"
+            for k, v in state.items()
+            if k in own and (not isinstance(v, torch.Tensor) or v.shape != own[k].shape)
+        ]
+        if unexpected or missing or wrong:
             raise CheckpointError(
                 f"{source}: weights do not fit backbone {type(self).__name__}: "
-                f"missing {self.required_missing(result.missing_keys)[:5]}, "
-                f"unexpected {result.unexpected_keys[:5]}"
+                f"missing {missing[:5]}, unexpected {unexpected[:5]}, wrong shape {wrong[:5]}"
             )
+        self.load_state_dict(state, strict=False)
 
     def required_missing(self, missing: list[str]) -> list[str]:
         """Keys a checkpoint must provide; backbones with extra layers override this."""
@@ -71,45 +87,47 @@ def build_backbone(name: str, pretrained: str = "none", *, width_mult: float = 1
     net = BACKBONES.get(name)(width_mult)
     if pretrained == "none":
         return net
-    if pretrained == "auto":
-        path = _find_cached(net.pretrained_files)
-        if path is None:
-            _warn_scratch_once(name, net.pretrained_files)
+    if pretrained in ("auto", "imagenet"):
+        search = find_imagenet_weights(net.pretrained_files, net.packaged_weights)
+        if search.state is None:
+            if pretrained == "imagenet":
+                raise CheckpointError(
+                    f"model.pretrained=imagenet: no ImageNet weights for backbone {name}; "
+                    f"looked at: {_places(net, search.looked)} (nothing is downloaded; use "
+                    "model.pretrained=auto to train from scratch instead)"
+                )
+            _warn_scratch_once(name, net, search.looked)
             return net
-    else:
-        path = Path(pretrained)
-        if not path.is_file():
+        if width_mult != 1.0:
             raise CheckpointError(
-                f"model.pretrained: {path} is not a file (expected a state_dict .pth, "
-                "'auto' or 'none')"
+                f"backbone {name}: ImageNet weights exist for width 1.0 only; "
+                f"model.width_mult={width_mult} (use model.pretrained=none)"
             )
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # noqa: BLE001 - any unreadable file is the same user error
-        raise CheckpointError(f"{path}: cannot read weights ({e})") from e
-    if not isinstance(state, dict):
-        raise CheckpointError(f"{path}: expected a state_dict, got {type(state).__name__}")
-    net.load_imagenet(state, str(path))
+        net.load_imagenet(search.state, search.source)
+        log.info("backbone %s: ImageNet weights from %s", name, search.source)
+        return net
+    path = Path(pretrained)
+    if not path.is_file():
+        raise CheckpointError(
+            f"model.pretrained: {path} is not a file (expected a state_dict .pth, "
+            "'imagenet', 'auto' or 'none')"
+        )
+    net.load_imagenet(read_state_dict(path), str(path))
     log.info("backbone %s: loaded weights from %s", name, path)
     return net
 
 
-def _find_cached(files: tuple[str, ...]) -> Path | None:
-    ckpt_dir = Path(torch.hub.get_dir()) / "checkpoints"
-    for fname in files:
-        if (ckpt_dir / fname).is_file():
-            return ckpt_dir / fname
-    return None
+def _places(net: Backbone, looked: list[str]) -> str:
+    return "; ".join(looked) if looked else "nowhere (no ImageNet weights exist for it)"
 
 
-def _warn_scratch_once(name: str, files: tuple[str, ...]) -> None:
+def _warn_scratch_once(name: str, net: Backbone, looked: list[str]) -> None:
     if name in _warned_scratch:
         return
     _warned_scratch.add(name)
-    where = Path(torch.hub.get_dir()) / "checkpoints"
-    if files:
+    if looked:
         msg = (
-            f"backbone {name}: no ImageNet weights ({' or '.join(files)}) in {where}; "
+            f"backbone {name}: no ImageNet weights found (looked at: {_places(net, looked)}); "
             "training from scratch (nothing is downloaded)"
         )
     else:

@@ -22,6 +22,8 @@ from torch import nn
 from torchvision.models import MobileNetV2
 
 from dgreid.models.backbone import BACKBONES, Backbone
+from dgreid.models.imagenet import DEEPSORT_MOBILENETV2
+from dgreid.models.mobilenet import MOBILENET_V2_FILES
 
 
 class Stage(NamedTuple):
@@ -59,7 +61,8 @@ def instance_norm_block_indices() -> list[int]:
 class MobileNetV2DualNorm(Backbone):
     """MobileNetV2 (any width) with the DualNorm norm placement; output ``last_channel`` wide."""
 
-    pretrained_files = ("mobilenet_v2-b0353104.pth", "mobilenet_v2-7ebf99e0.pth")
+    pretrained_files = MOBILENET_V2_FILES
+    packaged_weights = (DEEPSORT_MOBILENETV2,)
     ignored_keys = ("classifier.", "features.0.1.running_", "features.0.1.num_batches_tracked")
 
     def __init__(self, width_mult: float = 1.0) -> None:

@@ -6,6 +6,8 @@ in docs/layouts.md, any case), lists its images without decoding them, and retur
 :class:`~dgreid.structures.ReIDDataset` or raises :class:`~dgreid.errors.DatasetError` saying
 what was looked for and what was expected. Nothing is ever written into the data folder.
 Every ``synth-*`` name is its real loader reading the ``dgreid synth`` folder instead.
+Besides the registered names, the family ``custom:NAME`` (any folder name NAME) is valid: the
+``custom`` rules on the folder ``ROOT/NAME``, with ``custom:NAME`` as the dataset's name.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from dgreid.data.datasets.cuhk01 import CUHK01
 from dgreid.data.datasets.cuhk02 import CUHK02
 from dgreid.data.datasets.cuhk03 import CUHK03, CUHK03Detected
 from dgreid.data.datasets.cuhksysu import CUHKSYSU
-from dgreid.data.datasets.custom import Custom
+from dgreid.data.datasets.custom import Custom, NamedCustom, custom_folders
 from dgreid.data.datasets.dukemtmc import DukeMTMC
 from dgreid.data.datasets.grid import GRID
 from dgreid.data.datasets.ilids import ILIDS
@@ -32,20 +34,59 @@ from dgreid.data.datasets.market1501 import Market1501
 from dgreid.data.datasets.msmt17 import MSMT17
 from dgreid.data.datasets.prid import PRID
 from dgreid.data.datasets.viper import VIPeR
+from dgreid.errors import UnknownNameError
 from dgreid.registry import Registry
 from dgreid.structures import ReIDDataset
 
 __all__ = [
+    "CUSTOM_PREFIX",
     "DATASETS",
     "SYNTH_TWINS",
     "DatasetLayoutError",
     "DatasetLoader",
     "DatasetNotFoundError",
     "build_dataset",
+    "custom_dataset_names",
     "get_loader",
 ]
 
-DATASETS: Registry[LoaderFactory] = Registry("dataset")
+#: ``custom:NAME`` reads the folder ``ROOT/NAME`` with the ``custom`` rules.
+CUSTOM_PREFIX = "custom:"
+
+
+class DatasetRegistry(Registry[LoaderFactory]):
+    """The dataset registry: registered names plus the family ``custom:NAME``.
+
+    ``get("custom:NAME")`` returns a :class:`NamedCustom` factory for the folder NAME (one folder
+    name: no ``/`` or ``\\``, not ``.`` or ``..``); an unknown name's error also mentions the
+    family. ``names()`` lists the registered names only.
+    """
+
+    def get(self, name: str) -> LoaderFactory:
+        if name.startswith(CUSTOM_PREFIX):
+            folder = name[len(CUSTOM_PREFIX) :]
+            if not folder or folder in (".", "..") or any(c in folder for c in "/\\\0"):
+                raise UnknownNameError(
+                    f"dataset {name!r}: custom:NAME needs NAME to be one folder name under the "
+                    "data root, e.g. custom:site_a for ROOT/site_a"
+                )
+            return partial(NamedCustom, name=name, folder=folder, others=_other_folders())
+        try:
+            return super().get(name)
+        except UnknownNameError as e:
+            raise UnknownNameError(f"{e}, or custom:NAME for the folder ROOT/NAME") from None
+
+    def __contains__(self, name: object) -> bool:
+        if isinstance(name, str) and name.startswith(CUSTOM_PREFIX):
+            try:
+                self.get(name)
+            except UnknownNameError:
+                return False
+            return True
+        return super().__contains__(name)
+
+
+DATASETS = DatasetRegistry("dataset")
 
 _REAL: dict[str, type[DatasetLoader]] = {
     "market1501": Market1501,
@@ -83,8 +124,24 @@ for _name, (_real, _folder) in SYNTH_TWINS.items():
     DATASETS.register(_name)(partial(_cls, name=_name, layout=_layout))
 
 
+def _other_folders() -> frozenset[str]:
+    """Top folder names (lower case) that registered loaders other than ``custom`` read."""
+    folders = set()
+    for name in DATASETS.names():
+        if name != "custom":
+            for cand in get_loader(name, ".").instance_layout.candidates:
+                folders.add(Path(cand).parts[0].lower())
+    return frozenset(folders)
+
+
+def custom_dataset_names(root: str | Path) -> list[str]:
+    """``custom:NAME`` for every subfolder NAME of ``root`` that no other loader reads."""
+    return [CUSTOM_PREFIX + f for f in custom_folders(Path(root), _other_folders())]
+
+
 def get_loader(name: str, root: str | Path) -> DatasetLoader:
-    """The loader registered as ``name`` for data root ``root`` (nothing is read yet)."""
+    """The loader of ``name`` (registered, or ``custom:NAME``) for data root ``root`` (nothing is
+    read yet)."""
     return DATASETS.get(name)(Path(root))
 
 

@@ -23,6 +23,7 @@ class CUHK01(DatasetLoader):
 
     layout = Layout(candidates=("cuhk01/campus", "CUHK01/campus", "campus"), markers=())
     describe = "a campus/ folder of PPPPNNN.png images"
+    protocol = "cuhk01"  # as a target: 485 test ids, one camera-A probe, one camera-B gallery
 
     def read(self, folder: Path) -> ReIDDataset:
         files = require_images(folder, EXPECTED)

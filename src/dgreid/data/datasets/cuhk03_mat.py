@@ -14,12 +14,13 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image
-from tqdm import tqdm
 
 from dgreid.errors import DatasetError
+from dgreid.utils.progress import progress_bar
 
 #: Where the .mat may sit inside the CUHK03 folder.
 MAT_PATHS = ("cuhk03_release/cuhk-03.mat", "cuhk-03.mat")
@@ -63,16 +64,25 @@ def _write_images(mat: Path, variant: str, out: Path) -> None:
             raise DatasetError(f"{mat}: no {variant!r} entry (found: {', '.join(f.keys())})")
         pairs = np.asarray(f[variant]).reshape(-1)
         total = 0
-        for c, pair_ref in enumerate(tqdm(pairs, desc=f"extracting CUHK03 {variant}")):
-            cells = np.asarray(f[pair_ref]).T  # (pids, 10) references
-            for p in range(cells.shape[0]):
-                for i, ref in enumerate(cells[p]):
-                    img = np.asarray(f[ref]).T
-                    if img.ndim < 3 or img.size == 0:
-                        continue  # an empty cell: this image does not exist
-                    view = 1 if i < 5 else 2
-                    name = f"{c + 1}_{p + 1:03d}_{view}_{i + 1:02d}.png"
-                    Image.fromarray(img.astype(np.uint8)).save(out / name)
-                    total += 1
+        with progress_bar(total=len(pairs), desc=f"extracting CUHK03 {variant}") as bar:
+            for c, pair_ref in enumerate(pairs):
+                bar.update(1)
+                total += _extract_pair(f, pair_ref, c, out)
     if total == 0:
         raise DatasetError(f"{mat}: the {variant!r} entry holds no images")
+
+
+def _extract_pair(f: Any, pair_ref: Any, camera_pair: int, out: Path) -> int:
+    """Write every image of one camera pair; returns how many were written."""
+    written = 0
+    cells = np.asarray(f[pair_ref]).T  # (pids, 10) references
+    for p in range(cells.shape[0]):
+        for i, ref in enumerate(cells[p]):
+            img = np.asarray(f[ref]).T
+            if img.ndim < 3 or img.size == 0:
+                continue  # an empty cell: this image does not exist
+            view = 1 if i < 5 else 2
+            name = f"{camera_pair + 1}_{p + 1:03d}_{view}_{i + 1:02d}.png"
+            Image.fromarray(img.astype(np.uint8)).save(out / name)
+            written += 1
+    return written

@@ -6,6 +6,9 @@ integer >= 0 (``-1`` marks a gallery distractor), ``camid`` an integer >= 0. Wit
 every image under the folder (recursively) must be named ``PPPP_cC*.jpg`` (camera C >= 1,
 camid = C-1; pid ``-1`` = junk, skipped); images under a top folder named like a Market split
 (``bounding_box_train``/``train``, ``query``, ``bounding_box_test``/``gallery``) fill that split.
+
+``custom`` reads ``ROOT/custom`` or ``ROOT``; ``custom:NAME`` (:class:`NamedCustom`) reads
+``ROOT/NAME``, so several networks can be sources and targets of one run.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from dgreid.data.datasets.base import (
     IMAGE_EXTS,
     DatasetLayoutError,
     DatasetLoader,
+    DatasetNotFoundError,
     Layout,
     first_few,
     parse_names,
@@ -126,3 +130,39 @@ class Custom(DatasetLoader):
             part = SPLITS.get(top, "all")
             split.setdefault(part, []).append(ImageRecord(str(path), pid, int(m.group(2)) - 1))
         return split
+
+
+class NamedCustom(Custom):
+    """``custom:NAME``: the folder ``ROOT/NAME`` (any case), read by the same rules as
+    ``custom``; so one data root can hold several camera networks of one's own.
+
+    ``others`` are the folder names (lower case) that other loaders read; a missing folder's
+    error lists the remaining subfolders of the root, the ones that could be ``custom:NAME``.
+    """
+
+    def __init__(
+        self, root: str | Path, name: str, folder: str, others: frozenset[str] = frozenset()
+    ) -> None:
+        super().__init__(root, name, Layout(candidates=(folder,), markers=()))
+        self.others = others
+
+    def locate(self) -> Path:
+        try:
+            return super().locate()
+        except DatasetNotFoundError as e:
+            found = custom_folders(self.root, self.others)
+            listing = ", ".join(found) if found else "none"
+            raise DatasetNotFoundError(
+                f"{e}\ncustom dataset folders under {self.root}: {listing}"
+            ) from None
+
+
+def custom_folders(root: Path, others: frozenset[str]) -> list[str]:
+    """Subfolders of ``root`` (sorted, not hidden) whose lower-case name is not in ``others``."""
+    if not root.is_dir():
+        return []
+    return sorted(
+        p.name
+        for p in root.iterdir()
+        if p.is_dir() and not p.name.startswith(".") and p.name.lower() not in others
+    )

@@ -27,6 +27,7 @@ from dgreid.data.synth.render import draw_people
 from dgreid.data.synth.styles import CameraStyle, background, finish
 from dgreid.errors import DgreidError
 from dgreid.utils.io import atomic_write_json
+from dgreid.utils.progress import progress_bar
 
 #: Bumped whenever what the generator renders changes (see docs/synthetic.md).
 VERSION = 1
@@ -190,9 +191,7 @@ def render_benchmark(
 
 
 def _execute(tasks: list[_Task], total: int, progress: bool, workers: int) -> None:
-    from tqdm import tqdm
-
-    bar = tqdm(total=total, unit="img", desc="synth", disable=not progress)
+    bar = progress_bar(total=total, unit="img", desc="synth", disable=not progress)
     if workers <= 1:
         for t in tasks:
             bar.update(_run_task(t))
