@@ -19,7 +19,7 @@ import dgreid
 from conftest import CONFIGS, tiny_config
 from dgreid.config import Config, load_config
 from dgreid.data.datasets import DATASETS
-from dgreid.engine.metrics import read_metrics
+from dgreid.engine.metrics_log import read_metrics
 from dgreid.experiments.spec import load_spec
 from dgreid.experiments.train_run import run_training
 from dgreid.methods import METHODS
@@ -97,7 +97,8 @@ def test_synthetic_config_trains_two_iterations(
         for r in rows:
             total = r["cls"] + m.lambda_tri * r["tri"] + m.lambda_consis * r["consis"]
             assert r["loss"] == pytest.approx(total, rel=1e-4)
-        assert len(list((out / "stage1").glob("*/extractor.pt"))) == len(cfg.data.sources)
+        assert len(list((out / "stage1").glob("synth-*/extractor.pt"))) == len(cfg.data.sources)
+        assert len(list((out / "stage1").glob("stage0-*/extractor.pt"))) == 1  # shared start
 
     results = json.loads((out / "results.json").read_text())
     assert list(results["targets"]) == list(cfg.data.targets)

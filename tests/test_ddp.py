@@ -15,7 +15,7 @@ import torch
 import torch.multiprocessing as mp
 
 from dgreid.engine import distributed as D
-from dgreid.engine.metrics import read_metrics
+from dgreid.engine.metrics_log import read_metrics
 from test_trainer import fresh, make_trainer, write_tiny_dataset
 
 #: float32 sums of two half-batch gradients vs one full batch differ in rounding only.

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from dgreid.deploy.html import RankedMatch, RankedQuery, write_ranked_html
+from dgreid.deploy.ranked_html import RankedMatch, RankedQuery, write_ranked_html
 from test_deploy_helpers import write_images
 
 

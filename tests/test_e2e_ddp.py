@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 
 from conftest import CONFIGS, TINY_OVERRIDES
-from dgreid.engine.metrics import read_metrics
+from dgreid.engine.metrics_log import read_metrics
 
 SHIM = """
 import os, sys
@@ -65,7 +65,7 @@ def test_torchrun_two_gloo_ranks_episodic(tiny_benchmark: Path, tmp_path: Path) 
         for k in w0:
             assert torch.equal(w0[k], w1[k]), f"{stage}: ranks disagree on {k}"
         assert log.count(f"{stage.replace('_', ' ')}: ") == 1
-    assert log.count("batch 16 on 2 process(es)") == 5
+    assert log.count("batch 16 on 2 process(es)") == 6  # stage 0, four F_i, stage 2
 
     # one set of outputs, written by rank 0: each iteration logged once, one evaluation
     for name in ("model.pt", "results.json", "splits.json", "config.yaml"):
@@ -73,7 +73,7 @@ def test_torchrun_two_gloo_ranks_episodic(tiny_benchmark: Path, tmp_path: Path) 
     assert [r["step"] for r in read_metrics(out / "metrics.jsonl") if "loss" in r] == [1, 2]
     assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["last.pt"]
     stage1 = sorted((out / "stage1").iterdir())
-    assert len(stage1) == 4
+    assert len(stage1) == 5  # four domains and their shared stage-0 start
     for folder in stage1:
         assert (folder / "extractor.pt").is_file()
         steps = [r["step"] for r in read_metrics(folder / "metrics.jsonl") if "loss" in r]

@@ -14,7 +14,7 @@ import pytest
 
 from conftest import CONFIGS, TINY_OVERRIDES, tiny_config
 from dgreid.cli.main import main
-from dgreid.engine.metrics import read_metrics
+from dgreid.engine.metrics_log import read_metrics
 from dgreid.experiments.train_run import run_training
 
 BASELINE = str(CONFIGS / "synthetic" / "baseline.yaml")
@@ -36,7 +36,8 @@ def test_stage1_extractors_reused(
 ) -> None:
     """A second run pointed at trained extractors loads them and trains none."""
     weights = sorted((episodic_run / "stage1").glob("*/extractor.pt"))
-    assert len(weights) == 4
+    # four domains, plus the stage-0 network they all started from (no ImageNet weights)
+    assert len(weights) == 5 and len([p for p in weights if "stage0-" in str(p)]) == 1
     before = {p: p.stat().st_mtime_ns for p in weights}
     caplog.set_level(logging.INFO, logger="dgreid")
     out = tmp_path / "again"
@@ -44,7 +45,7 @@ def test_stage1_extractors_reused(
     run_training(tiny_config("episodic", tiny_benchmark, out, stage1))
 
     reused = [r.getMessage() for r in caplog.records if "stage 1: reusing" in r.getMessage()]
-    assert len(reused) == 4
+    assert len(reused) == 5
     assert not [r for r in caplog.records if r.getMessage().startswith("stage1 ")]
     assert {p: p.stat().st_mtime_ns for p in weights} == before
     assert not (out / "stage1").exists()
@@ -124,3 +125,42 @@ def test_config_typo_exits_2(
     err = capsys.readouterr().err
     assert f"unknown key {named} " in err and str(yaml_file) in err
     assert not out.exists()
+
+
+def test_eval_every_evaluates_the_targets_during_training(
+    tiny_benchmark: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``train.eval_every=1``: the target protocol after every epoch, its summary in
+    metrics.jsonl; the final evaluation (results.json) is the last of them, not a second run."""
+    from dgreid.experiments import evaluate
+
+    ranked: list[list[str]] = []
+    original = evaluate.run_protocol
+
+    def spy(model: object, targets: dict, **kw: object) -> object:
+        ranked.append(sorted(targets))
+        return original(model, targets, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(evaluate, "run_protocol", spy)
+    out = tmp_path / "run"
+    every = ["train.eval_every=1", "train.epochs=2", "train.max_iters=4", "train.lr_steps=[2]"]
+    run_training(tiny_config("baseline", tiny_benchmark, out, *every))
+    target_runs = [t for t in ranked if not any("held-out" in name for name in t)]
+    assert len(target_runs) == 2  # epochs 1 and 2; results.json reuses the second
+    evals = [r for r in read_metrics(out / "metrics.jsonl") if "eval" in r]
+    assert [(r["step"], r["epoch"]) for r in evals] == [(2, 1), (4, 2)]
+    targets = {"synth-grid", "synth-ilids", "synth-prid", "synth-viper"}
+    for r in evals:
+        assert set(r["eval"]["targets"]) == targets
+        assert 0.0 <= r["eval"]["average"]["rank1"] <= 1.0 and "mAP" in r["eval"]["average"]
+    final = json.loads((out / "results.json").read_text())
+    assert final["average"]["rank1"] == evals[-1]["eval"]["average"]["rank1"]
+
+
+def test_without_eval_every_the_log_has_no_evaluations(
+    tiny_benchmark: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "run"
+    run_training(tiny_config("baseline", tiny_benchmark, out))
+    assert not [r for r in read_metrics(out / "metrics.jsonl") if "eval" in r]
+    assert (out / "results.json").is_file()

@@ -46,15 +46,20 @@ def make(name: str) -> Method:
         "dimn": SMALL,
         "extractor": SMALL,
         "episodic": dict(DN, extractors=extractors(), embed_dim=16),
+        "episodic_plus": dict(DN, extractors=extractors(), embed_dim=16, mixstyle=0.5),
     }[name]
     return build_method(name, num_classes=3, **kwargs)
 
 
 def test_registry_names() -> None:
-    assert set(METHODS.names()) == {"baseline", "dualnorm", "dann", "dimn", "extractor", "episodic"}
+    assert set(METHODS.names()) == {
+        "baseline", "dualnorm", "dann", "dimn", "extractor", "episodic", "episodic_plus"
+    }  # fmt: skip
 
 
-@pytest.mark.parametrize("name", ["baseline", "dualnorm", "dann", "dimn", "extractor", "episodic"])
+@pytest.mark.parametrize(
+    "name", ["baseline", "dualnorm", "dann", "dimn", "extractor", "episodic", "episodic_plus"]
+)
 def test_train_step_finite_and_gradients(name: str) -> None:
     method = make(name).train()
     out = method.train_step(tiny_batch(), step=3)
@@ -219,3 +224,23 @@ def test_method_from_config_episodic_checkpoint_roundtrip() -> None:
     with torch.no_grad():
         assert torch.allclose(trained.eval().embed(x), loaded.eval().embed(x))
         assert torch.equal(trained.extractors[3](x), loaded.extractors[3](x))
+
+
+def test_every_method_has_an_adapter_and_declares_its_stage1_needs() -> None:
+    """What ``dgreid train`` asks the registered class: stage 1 when it needs the per-domain
+    extractors (and then its constructor takes them)."""
+    import inspect
+
+    from dgreid.methods.factory import _ADAPTERS
+
+    assert set(METHODS.names()) <= set(_ADAPTERS)
+    for name in METHODS.names():
+        cls = METHODS.get(name)
+        params = inspect.signature(cls).parameters
+        passed_on = any(p.kind is p.VAR_KEYWORD for p in params.values())  # to a base class
+        if cls.needs_domain_extractors:
+            assert "extractors" in params or passed_on, name
+        if "extractors" in params:
+            assert cls.needs_domain_extractors, name
+    assert METHODS.get("episodic").needs_domain_extractors
+    assert not METHODS.get("baseline").needs_domain_extractors

@@ -31,7 +31,7 @@ from dgreid.data.image_dataset import MAX_SIDE, read_image
 from dgreid.data.transforms import build_transform
 from dgreid.deploy.features import list_images as list_folder_images
 from dgreid.deploy.model_file import load_model_file, make_meta, save_model_file
-from dgreid.engine.trainer import resolve_device
+from dgreid.engine.device import resolve_train_device
 from dgreid.errors import DatasetError, DgreidError, TrainingError
 from dgreid.evaluation.protocol import ProtocolResult, TargetResult, write_protocol_outputs
 from dgreid.utils.io import WriteError
@@ -300,7 +300,7 @@ def test_cli_train_refuses_a_folder_holding_a_run(
 
 def test_bad_train_device_is_a_training_error() -> None:
     with pytest.raises(TrainingError, match="train.device='gpu0': expected auto, cpu, cuda"):
-        resolve_device("gpu0")
+        resolve_train_device("gpu0")
 
 
 # ------------------------------------------------------------------ SIGINT (Ctrl-C)

@@ -8,6 +8,7 @@ DataLoader worker surfaces as its own DatasetError message.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -21,9 +22,16 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
-from dgreid.engine import Trainer, TrainingInterrupted, load_checkpoint
+from dgreid.engine import (
+    ImageStream,
+    RunLabels,
+    Trainer,
+    TrainingInterrupted,
+    TrainSettings,
+    load_checkpoint,
+)
 from dgreid.engine.lr import lr_at
-from dgreid.engine.metrics import read_metrics
+from dgreid.engine.metrics_log import read_metrics
 from dgreid.errors import DatasetError, TrainingError
 from dgreid.methods.base import Method
 from dgreid.structures import Batch, ImageRecord
@@ -76,12 +84,27 @@ def write_tiny_dataset(root: Path, domains: int = 3, pids: int = 4, per_pid: int
 
 
 def make_trainer(method: Method, records: list, out: Path, **kw: object) -> Trainer:
-    args: dict = dict(
-        epochs=3, iters_per_epoch=4, batch_size=8, num_instances=2, lr=0.1,
-        lr_steps=[2], seed=3, device="cpu", height=H, width=W, log_every=1, progress=False,
-    )  # fmt: skip
-    args.update(kw)
-    return Trainer(method, records, out, **args)
+    """A Trainer of ``method`` on ``records``; ``kw`` are fields of TrainSettings, ImageStream
+    or RunLabels (``method_name`` is RunLabels.method) or Trainer keywords."""
+    kw.setdefault("progress", False)
+    settings: dict = dict(epochs=3, iters_per_epoch=4, batch_size=8, lr=0.1, lr_steps=[2],
+                          seed=3, device="cpu", log_every=1)  # fmt: skip
+    stream: dict = dict(num_instances=2, height=H, width=W)
+    labels: dict = {}
+    if "method_name" in kw:
+        labels["method"] = kw.pop("method_name")
+    for key in list(kw):
+        for target, cls in ((settings, TrainSettings), (stream, ImageStream), (labels, RunLabels)):
+            if key in {f.name for f in dataclasses.fields(cls)}:
+                target[key] = kw.pop(key)
+    return Trainer(
+        method,
+        ImageStream(records, **stream),
+        out,
+        TrainSettings(**settings),
+        RunLabels(**labels),
+        **kw,  # type: ignore[arg-type]
+    )
 
 
 def fresh(num_pids: int = 12, **kw: object) -> TinyMethod:

@@ -16,6 +16,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seeds", type=int, nargs="+", help="override the spec's seeds")
     p.add_argument("--quick", action="store_true", help="apply the spec's 'quick' overrides")
     p.add_argument("--only", nargs="+", help="run only these methods of the spec")
+    p.add_argument("--out", help="output folder (default: the spec's output_dir)")
     p.add_argument(
         "overrides",
         nargs="*",
@@ -34,6 +35,8 @@ def run(args: argparse.Namespace) -> int:
     spec = load_spec(args.spec)
     if args.seeds:
         spec.seeds = list(args.seeds)
+    if args.out:
+        spec.output_dir = args.out
     if args.only:
         unknown = [m for m in args.only if m not in spec.methods]
         if unknown:

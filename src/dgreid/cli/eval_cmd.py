@@ -26,8 +26,8 @@ def run(args: argparse.Namespace) -> int:
     setup_logging()
     import dataclasses
 
-    from dgreid.deploy.api import resolve_device
     from dgreid.deploy.model_file import load_model_file
+    from dgreid.engine.device import resolve_device
     from dgreid.experiments.evaluate import embedder, evaluate_targets
 
     path = Path(args.model)

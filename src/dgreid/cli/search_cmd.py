@@ -41,14 +41,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from dgreid.deploy.api import load
-    from dgreid.deploy.features import FeatureSet, extract_folder, load_features
+    from dgreid.deploy.features import FolderFeatures, extract_folder, load_features
     from dgreid.deploy.search import SearchError, exact_search, faiss_search, write_ranking
 
     if args.topk < 1:
         raise SearchError(f"--topk must be >= 1, got {args.topk}")
     model = load(args.model, device=args.device)
 
-    def features(source: str, role: str) -> FeatureSet:
+    def features(source: str, role: str) -> FolderFeatures:
         if Path(source).suffix == ".npz":
             fs = load_features(source)
             if fs.meta.get("created") not in (None, model.meta.created):
@@ -92,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
         f"in {secs:.2f}s -> {args.out}"
     )
     if args.html:
-        from dgreid.deploy.html import write_ranked_html
+        from dgreid.deploy.ranked_html import write_ranked_html
         from dgreid.deploy.search import ranked_queries
 
         index = write_ranked_html(

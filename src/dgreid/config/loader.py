@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import logging
 import types
 import typing
 from pathlib import Path
@@ -17,6 +18,12 @@ from typing import Any
 import yaml
 
 from dgreid.config.schema import Config
+
+log = logging.getLogger(__name__)
+
+#: Keys removed from the schema because nothing read them. A file, override or saved run config
+#: that still holds one loads with a warning: its value never changed what a run computed.
+RETIRED_KEYS = frozenset({"model.feat_dim"})
 
 
 class ConfigError(ValueError):
@@ -91,6 +98,11 @@ def _apply(obj: Any, data: dict[str, Any], source: str, prefix: str = "") -> Non
     ftypes = _field_types(type(obj))
     for name, value in data.items():
         key = f"{prefix}{name}"
+        if key in RETIRED_KEYS:
+            log.warning(
+                "%s in %s is no longer a config key (nothing read it); ignored", key, source
+            )
+            continue
         if not isinstance(name, str) or name not in ftypes:
             raise _unknown(str(key), source)
         tp = ftypes[name]

@@ -34,9 +34,8 @@ class ModelConfig:
     backbone: str = "mobilenetv2_dualnorm"
     extractor: str = "resnet18"
     pretrained: str = "auto"  # PATH | auto | none
-    #: width of the F_i features (and of F's projection), i.e. E's input.
-    feat_dim: int = 512
-    #: width of E's hidden layer and output (the re-ID feature).
+    #: width of E's hidden layer and output (the re-ID feature). The width of F_i's features
+    #: (E's input) is the extractors' own output width, not a key.
     embed_dim: int = 256
     width_mult: float = 1.0
     channels_last: bool = False
@@ -54,6 +53,19 @@ class MethodConfig:
     lambda_consis: float = 0.01
     lambda_domain: float = 0.1  # DANN: weight of the domain-adversarial loss
     stage1_epochs: int = 0  # episodic: epochs of each F_i; 0 = same as train.epochs
+    #: episodic: L_tri and L_consis on L2-normalised E outputs (scale- and width-free), and
+    #: the test feature E(F(x)) L2-normalised too; false = on raw outputs (as before)
+    normalize: bool = False
+    encoder_affine: bool = False  # episodic: learnable scale/shift in E's BatchNorms
+    #: episodic: what F_i hands to E: "raw" (pooled backbone feature) or "neck" (its BNNeck)
+    extractor_feature: str = "raw"
+    #: episodic: "shared" = every F_i starts from one network (ImageNet, else a stage-0 network
+    #: trained on the union of sources); "independent" = each from its own random init
+    stage1_init: str = "shared"
+    tri_global: bool = True  # episodic_plus: L_tri on E(F(x)) too
+    consis_global: bool = True  # episodic_plus: E(F(x)) agrees with E(F_j(x))
+    concat_test: bool = True  # episodic_plus: test feature = [F's feature, E(F(x))]
+    mixstyle: float = 0.0  # episodic_plus: MixStyle probability after F's early layers
     #: episodic: stage-1 LR milestones (epochs); empty = train.lr_steps
     stage1_lr_steps: list[int] = field(default_factory=list)
     memory_momentum: float = 0.5  # DIMN: memory bank update rate

@@ -12,6 +12,7 @@ from PIL import Image
 
 from dgreid.data.image_dataset import read_image
 from dgreid.deploy.model_file import ModelMeta, load_model_file
+from dgreid.engine.device import resolve_device
 from dgreid.errors import CheckpointError, DgreidError
 
 #: One image as ``embed`` accepts it.
@@ -189,22 +190,6 @@ class ReIDModel:
         if not chunks:
             return torch.empty(0, self.feat_dim)
         return torch.cat(chunks)
-
-
-def resolve_device(device: str | torch.device) -> torch.device:
-    """``auto`` picks CUDA when available, else CPU; a bad name or an absent GPU is a
-    DgreidError (not a RuntimeError from deep inside torch)."""
-    if str(device) == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError, ValueError) as e:
-        raise DgreidError(f"device {device!r}: expected auto, cpu, cuda or cuda:N") from e
-    if dev.type == "cuda" and (dev.index or 0) >= torch.cuda.device_count():
-        raise DgreidError(
-            f"device {device!r}: this machine has {torch.cuda.device_count()} CUDA device(s)"
-        )
-    return dev
 
 
 def load(path: str | Path, device: str | torch.device = "auto") -> ReIDModel:

@@ -33,8 +33,10 @@ class FeatureFileError(DgreidError):
 
 
 @dataclass
-class FeatureSet:
-    """Features of a set of images; ``paths[i]`` (relative to ``root``) has ``features[i]``."""
+class FolderFeatures:
+    """Features of the images under one folder, as saved in a feature file: ``paths[i]``
+    (relative to ``root``) has ``features[i]`` (NumPy). The evaluation's
+    :class:`~dgreid.evaluation.FeatureSet` is its labelled counterpart (pids, camids, domains)."""
 
     features: np.ndarray
     paths: list[str]
@@ -97,7 +99,7 @@ def extract_folder(
     batch_size: int = 64,
     workers: int = 0,
     progress: bool = True,
-) -> tuple[FeatureSet, list[Skipped]]:
+) -> tuple[FolderFeatures, list[Skipped]]:
     """Embed every image under ``folder``; unreadable files are skipped and returned."""
     folder = Path(folder).resolve()
     paths = list_images(folder)
@@ -121,10 +123,10 @@ def extract_folder(
     bar.close()
     dim = model.feat_dim
     arr = torch.cat(feats).numpy().astype(np.float32) if feats else np.zeros((0, dim), np.float32)
-    return FeatureSet(arr, kept, str(folder), model.meta.to_dict()), skipped
+    return FolderFeatures(arr, kept, str(folder), model.meta.to_dict()), skipped
 
 
-def save_features(path: str | Path, fs: FeatureSet) -> None:
+def save_features(path: str | Path, fs: FolderFeatures) -> None:
     """Write a feature file atomically."""
     buf = io.BytesIO()
     np.savez(
@@ -137,7 +139,7 @@ def save_features(path: str | Path, fs: FeatureSet) -> None:
     atomic_write_bytes(path, buf.getvalue())
 
 
-def load_features(path: str | Path) -> FeatureSet:
+def load_features(path: str | Path) -> FolderFeatures:
     """Read a feature file written by :func:`save_features` (no pickled objects accepted)."""
     path = Path(path)
     if not path.is_file():
@@ -161,4 +163,4 @@ def load_features(path: str | Path) -> FeatureSet:
         raise FeatureFileError(
             f"{path}: features have shape {feats.shape} but there are {len(paths)} paths"
         )
-    return FeatureSet(feats, paths, root, meta)
+    return FolderFeatures(feats, paths, root, meta)

@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import pickle
-import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +29,7 @@ from dgreid.config.schema import Config
 from dgreid.engine.checkpoint import load_state_dict_checked
 from dgreid.errors import CheckpointError, DgreidError
 from dgreid.utils.io import atomic_torch_save
+from dgreid.utils.torch_file import safe_torch_load
 
 FORMAT = "dgreid-model"
 VERSION = 1
@@ -169,19 +168,7 @@ def read_model_file(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: model file not found")
-    try:
-        data = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else ""
-        raise CheckpointError(
-            f"{path}: refused to load: the file holds objects other than tensors and plain data "
-            f"(unsafe or not a dgreid model file). {first}"
-        ) from e
-    except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError) as e:
-        raise CheckpointError(
-            f"{path}: not a readable torch file (truncated or corrupt?): {e.__class__.__name__}: "
-            f"{str(e).strip().splitlines()[0] if str(e).strip() else ''}"
-        ) from e
+    data = safe_torch_load(path, "model file")
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         got = data.get("format") if isinstance(data, dict) else type(data).__name__
         raise CheckpointError(

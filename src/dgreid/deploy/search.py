@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from dgreid.deploy.features import FeatureSet
-from dgreid.deploy.html import RankedMatch, RankedQuery
+from dgreid.deploy.features import FolderFeatures
+from dgreid.deploy.ranked_html import RankedMatch, RankedQuery
 from dgreid.errors import DgreidError
 from dgreid.utils.io import atomic_write_json, atomic_write_text
 
@@ -95,7 +95,9 @@ def faiss_search(
     return Ranking(dist, idx), reused
 
 
-def ranked_queries(query: FeatureSet, gallery: FeatureSet, ranking: Ranking) -> list[RankedQuery]:
+def ranked_queries(
+    query: FolderFeatures, gallery: FolderFeatures, ranking: Ranking
+) -> list[RankedQuery]:
     """The ranking as typed records (absolute image paths; no labels) for HTML or JSON."""
     out = []
     for qi in range(len(query)):
@@ -109,7 +111,7 @@ def ranked_queries(query: FeatureSet, gallery: FeatureSet, ranking: Ranking) -> 
 
 
 def write_ranking(
-    path: str | Path, query: FeatureSet, gallery: FeatureSet, ranking: Ranking
+    path: str | Path, query: FolderFeatures, gallery: FolderFeatures, ranking: Ranking
 ) -> None:
     """Write ``.json`` (one object per query) or anything else as CSV (query, rank, gallery,
     distance), with paths relative to the query and gallery roots."""

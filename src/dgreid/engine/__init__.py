@@ -1,4 +1,5 @@
-"""Engine: the trainer loop, checkpoints, DDP helpers, signal handling, metrics log."""
+"""Engine: the trainer loop, its settings and data stream, checkpoints, DDP helpers, signal
+handling, the metrics log."""
 
 from dgreid.engine.checkpoint import (
     load_checkpoint,
@@ -7,10 +8,15 @@ from dgreid.engine.checkpoint import (
     save_checkpoint,
     save_model,
 )
+from dgreid.engine.settings import RunLabels, TrainSettings
 from dgreid.engine.signals import TrainingInterrupted
+from dgreid.engine.stream import ImageStream
 from dgreid.engine.trainer import Trainer, TrainSummary
 
 __all__ = [
+    "ImageStream",
+    "RunLabels",
+    "TrainSettings",
     "Trainer",
     "TrainSummary",
     "TrainingInterrupted",

@@ -9,8 +9,6 @@ and ``config`` (the run's config as a dict).
 
 from __future__ import annotations
 
-import pickle
-import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -20,6 +18,7 @@ from torch import nn
 
 from dgreid.errors import CheckpointError
 from dgreid.utils.io import atomic_torch_save
+from dgreid.utils.torch_file import safe_torch_load
 
 FORMAT = "dgreid-checkpoint"
 VERSION = 1
@@ -45,20 +44,7 @@ def load_checkpoint(
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: checkpoint not found")
-    try:
-        state = torch.load(path, map_location=map_location, weights_only=True)
-    except pickle.UnpicklingError as e:
-        found = [ln.strip() for ln in str(e).splitlines() if "GLOBAL" in ln]
-        raise CheckpointError(
-            f"{path}: refused to load: the file holds objects other than tensors and plain "
-            f"values (a pickle that could run code, or not a dgreid checkpoint); nothing in it "
-            f"was executed. {found[0] if found else ''}".rstrip()
-        ) from None
-    except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError) as e:
-        raise CheckpointError(
-            f"{path}: cannot read checkpoint (truncated or corrupt file?): "
-            f"{e.__class__.__name__}: {str(e).splitlines()[0] if str(e) else ''}"
-        ) from None
+    state = safe_torch_load(path, "checkpoint", map_location)
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a dgreid checkpoint (no '{FORMAT}' header)")
     if state.get("version") != VERSION:
@@ -145,9 +131,18 @@ def config_diff(saved: Mapping[str, Any], current: Mapping[str, Any]) -> list[st
 
 
 #: Keys that may differ on resume: they change how a run is watched or how fast it goes, not
-#: what it computes. The one rule for every resume check (run folder and trainer alike).
+#: what it computes (``model.feat_dim``: retired, it was never read; runs saved before hold it).
+#: The one rule for every resume check (run folder and trainer alike).
 RESUME_FREE_KEYS = frozenset(
-    {"train.log_every", "data.workers", "eval.batch_size", "train.device", "train.threads"}
+    {
+        "train.log_every",
+        "train.eval_every",
+        "data.workers",
+        "eval.batch_size",
+        "train.device",
+        "train.threads",
+        "model.feat_dim",
+    }
 )
 
 

@@ -17,7 +17,9 @@ from dgreid.utils.progress import progress_bar
 
 @dataclass
 class FeatureSet:
-    """Features of a list of records, row ``i`` for record ``i``."""
+    """Features of a list of labelled records, row ``i`` for record ``i`` (torch, with pids,
+    camids and domains for ranking). A deployed model's unlabelled features of an image folder
+    are :class:`~dgreid.deploy.features.FolderFeatures`."""
 
     features: torch.Tensor  # (N, D) float32, CPU
     pids: np.ndarray

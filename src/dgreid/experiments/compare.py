@@ -132,7 +132,8 @@ def summarise(name: str, run_dirs: list[Path], targets: list[str]) -> MethodSumm
     return summary
 
 
-def _cell(ms: tuple[float, float]) -> str:
+def mean_std_percent(ms: tuple[float, float]) -> str:
+    """``(mean, std)`` of fractions as percent: ``(0.123, 0.01)`` -> ``"12.3 ± 1.0"``."""
     return f"{100 * ms[0]:.1f} ± {100 * ms[1]:.1f}"
 
 
@@ -160,7 +161,7 @@ def table_markdown(
         cells = []
         for c in cols:
             v = value(m, c)
-            text = _cell(v)
+            text = mean_std_percent(v)
             cells.append(f"**{text}**" if v[0] == best[c] and len(present) > 1 else text)
         lines.append(f"| {DISPLAY_NAMES.get(m, m)} | {' | '.join(cells)} |")
         if result.paper_protocol and m in PAPER_RANK1 and metric == "rank1":

@@ -1,12 +1,14 @@
 """``dgreid demo``: the synthetic benchmark, three methods, the DG protocol, one report.
 
-The demo is a comparison (see :mod:`dgreid.experiments.compare`) whose spec is built here, so it
-runs from an installed package without the repository's ``configs/`` folder. Its settings are
-the ones of ``configs/synthetic/``.
+The demo is the comparison of ``configs/synthetic/compare.yaml`` (see
+:mod:`dgreid.experiments.compare`) restricted to three methods; it reads that file (shipped with
+the package, :mod:`dgreid.experiments.presets`), so its settings are those of
+``configs/synthetic/`` by construction.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import json
 import logging
@@ -15,34 +17,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dgreid.data.synth import DomainSpec, ensure_benchmark
-from dgreid.deploy.html import RankedMatch, RankedQuery
+from dgreid.deploy.ranked_html import RankedMatch, RankedQuery
 from dgreid.evaluation.splits import load_splits
-from dgreid.experiments.compare import CompareResult, run_compare
+from dgreid.experiments.compare import CompareResult, mean_std_percent, run_compare
+from dgreid.experiments.presets import shipped_configs
 from dgreid.experiments.published import DISPLAY_NAMES
-from dgreid.experiments.spec import CompareSpec
+from dgreid.experiments.spec import CompareSpec, load_spec
 from dgreid.report.html import write_report
 
 log = logging.getLogger(__name__)
 
-#: The CPU-sized setting shared by the three methods (mirrors configs/synthetic/base.yaml).
-BASE = [
-    "data.height=64",
-    "data.width=32",
-    "data.batch_size=32",
-    "data.num_instances=4",
-    "data.source_holdout=0.1",
-    "model.extractor=convnet_small",
-    "model.pretrained=none",
-    "model.embed_dim=128",
-    "train.device=auto",
-]
-METHODS = {
-    "baseline": ["method.name=baseline", "model.backbone=convnet_small"],
-    "dualnorm": ["method.name=dualnorm", "model.backbone=convnet_dualnorm"],
-    "episodic": ["method.name=episodic", "model.backbone=convnet_dualnorm"],
-}
-#: The full demo's budget and the quick one's (for tests and a first look).
-BUDGET = ["train.epochs=10", "train.lr=0.05", "train.lr_steps=[8]", "method.stage1_epochs=8"]
+#: The methods the demo compares, each as configs/synthetic/compare.yaml defines it.
+METHODS = ("baseline", "dualnorm", "episodic")
+#: The quick demo's budget (tests and a first look); the full demo trains with the budget of
+#: configs/synthetic/base.yaml.
 QUICK = [
     "train.max_iters=30",
     "train.epochs=1",
@@ -77,14 +65,21 @@ class DemoSettings:
 
 
 def demo_spec(s: DemoSettings) -> CompareSpec:
-    budget = QUICK if s.quick else BUDGET
-    base = [*BASE, *budget, f"data.root={s.data_dir}", *s.overrides]
-    return CompareSpec(
-        config=None,
+    """configs/synthetic/compare.yaml (its shared base.yaml and per-method overrides) for
+    :data:`METHODS`, one seed, with the demo's output folder and quick budget."""
+    shipped = load_spec(shipped_configs("synthetic") / "compare.yaml")
+    return dataclasses.replace(
+        shipped,
         output_dir=str(s.runs_dir),
         seeds=[s.seed],
-        methods={name: [*base, *overrides] for name, overrides in METHODS.items()},
+        methods={name: shipped.methods[name] for name in METHODS},
+        quick=list(QUICK),
     )
+
+
+def demo_overrides(s: DemoSettings) -> list[str]:
+    """What the demo changes in every run: where its data is, then the caller's overrides."""
+    return [f"data.root={s.data_dir}", *s.overrides]
 
 
 def render_data(s: DemoSettings) -> None:
@@ -105,8 +100,14 @@ def results_table_html(result: CompareResult) -> str:
         s = result.methods[m]
         out = []
         for t in result.targets:
-            out += [(s.rank1[t][0], _pm(s.rank1[t])), (s.mAP[t][0], _pm(s.mAP[t]))]
-        out += [(s.avg_rank1[0], _pm(s.avg_rank1)), (s.avg_mAP[0], _pm(s.avg_mAP))]
+            out += [
+                (s.rank1[t][0], mean_std_percent(s.rank1[t])),
+                (s.mAP[t][0], mean_std_percent(s.mAP[t])),
+            ]
+        out += [
+            (s.avg_rank1[0], mean_std_percent(s.avg_rank1)),
+            (s.avg_mAP[0], mean_std_percent(s.avg_mAP)),
+        ]
         return out
 
     table = {m: cells(m) for m in result.methods}
@@ -119,10 +120,6 @@ def results_table_html(result: CompareResult) -> str:
         )
         rows.append(f"<tr><td>{html.escape(DISPLAY_NAMES.get(m, m))}</td>{tds}</tr>")
     return f"<table><tr><th rowspan=2>method</th>{head}</tr><tr>{sub}</tr>{''.join(rows)}</table>"
-
-
-def _pm(ms: tuple[float, float]) -> str:
-    return f"{100 * ms[0]:.1f} ± {100 * ms[1]:.1f}"
 
 
 def text_table(result: CompareResult) -> str:
@@ -209,7 +206,7 @@ def run_demo(s: DemoSettings) -> tuple[CompareResult, Path]:
     """Render (or reuse) the data, train (or reuse) the three methods, evaluate, report."""
     t0 = time.perf_counter()
     render_data(s)
-    result = run_compare(demo_spec(s))
+    result = run_compare(demo_spec(s), quick=s.quick, overrides=demo_overrides(s))
     best = max(result.methods, key=lambda m: result.methods[m].avg_rank1[0])
     ranked = ranked_examples(result, "episodic" if "episodic" in result.methods else best)
     verdict = "".join(f"<p>{line}</p>" for line in verdict_lines(result))

@@ -48,9 +48,10 @@ def embedder(method: nn.Module) -> tuple[Embed, Distance | None]:
 def camera_protocol(cfg: Config) -> CameraProtocol:
     """``eval.probe_cams`` / ``eval.gallery_cams`` / ``eval.test_ids``: the split protocol of a
     target with no protocol or query/gallery of its own (a custom camera network)."""
-    e = cfg.eval
     try:
-        return CameraProtocol(tuple(e.probe_cams), tuple(e.gallery_cams), e.test_ids)
+        return CameraProtocol(
+            tuple(cfg.eval.probe_cams), tuple(cfg.eval.gallery_cams), cfg.eval.test_ids
+        )
     except ValueError as err:
         raise ConfigError(f"eval.probe_cams / eval.gallery_cams / eval.test_ids: {err}") from None
 
@@ -79,6 +80,37 @@ def _ranking_options(cfg: Config, device: torch.device) -> dict[str, Any]:
     )
 
 
+def rank_targets(
+    embed: Embed,
+    distance: Distance | None,
+    cfg: Config,
+    device: torch.device,
+    targets: list[str] | None = None,
+    splits_file: str = "",
+    progress: bool = True,
+) -> ProtocolResult:
+    """The 10-split protocol on ``targets`` (default ``cfg.data.targets``), on the splits of
+    ``splits_file`` (default ``eval.splits_file``) or on splits drawn from ``cfg.eval``."""
+    names = targets or list(cfg.data.targets)
+    datasets = {name: build_dataset(name, cfg.data.root) for name in names}
+    splits_path = splits_file or cfg.eval.splits_file
+    if splits_path:
+        splits = load_splits(splits_path)
+        log.info("evaluating on the saved splits of %s", splits_path)
+    else:
+        splits = draw_splits(cfg, datasets)
+    return run_protocol(
+        embed,
+        datasets,
+        splits=splits,
+        num_splits=cfg.eval.num_splits,
+        seed=cfg.eval.split_seed,
+        distance_fn=distance,
+        progress=progress,
+        **_ranking_options(cfg, device),
+    )
+
+
 def evaluate_targets(
     embed: Embed,
     distance: Distance | None,
@@ -87,26 +119,13 @@ def evaluate_targets(
     device: torch.device,
     targets: list[str] | None = None,
     splits_file: str = "",
+    done: ProtocolResult | None = None,
 ) -> ProtocolResult:
-    """Run the 10-split protocol on ``targets`` (default ``cfg.data.targets``); write results."""
-    names = targets or list(cfg.data.targets)
-    datasets = {name: build_dataset(name, cfg.data.root) for name in names}
-    splits_path = splits_file or cfg.eval.splits_file
-    splits = None
-    if splits_path:
-        splits = load_splits(splits_path)
-        log.info("evaluating on the saved splits of %s", splits_path)
-    else:
-        splits = draw_splits(cfg, datasets)
-    result = run_protocol(
-        embed,
-        datasets,
-        splits=splits,
-        num_splits=cfg.eval.num_splits,
-        seed=cfg.eval.split_seed,
-        distance_fn=distance,
-        **_ranking_options(cfg, device),
-    )
+    """:func:`rank_targets`, then print the table and write the results under ``out_dir``.
+
+    ``done``: a result already computed for this model (the trainer's last periodic evaluation),
+    reported instead of ranking again."""
+    result = done or rank_targets(embed, distance, cfg, device, targets, splits_file)
     if out_dir is not None:
         paths = write_protocol_outputs(out_dir, result)
         log.info("results written to %s", paths["results"])
@@ -151,10 +170,42 @@ def evaluate_sources(
 
 
 def evaluate_method(
-    method: nn.Module, cfg: Config, out_dir: Path, sources: SourceSet, device: torch.device
+    method: nn.Module,
+    cfg: Config,
+    out_dir: Path,
+    sources: SourceSet,
+    device: torch.device,
+    targets_done: ProtocolResult | None = None,
 ) -> tuple[ProtocolResult, ProtocolResult | None]:
-    """Targets, then held-out sources, for a freshly trained method."""
+    """Targets (``targets_done`` when the trainer has just evaluated them), then held-out
+    sources, for a freshly trained method."""
     embed, distance = embedder(method)
-    targets = evaluate_targets(embed, distance, cfg, out_dir, device)
+    targets = evaluate_targets(embed, distance, cfg, out_dir, device, done=targets_done)
     held = evaluate_sources(embed, distance, cfg, out_dir, sources, device)
     return targets, held
+
+
+class PeriodicEvaluation:
+    """The target protocol as the trainer's ``eval_fn`` (``train.eval_every``): rank the targets
+    with the method as it is, and return a summary for ``metrics.jsonl`` (the average and each
+    target's mean, as fractions). The last result is kept, so the run's final evaluation can
+    reuse it (:meth:`result_at`) instead of ranking the same model twice."""
+
+    def __init__(self, cfg: Config, device: torch.device) -> None:
+        self.cfg, self.device = cfg, device
+        self.last: tuple[int, ProtocolResult] | None = None
+
+    def __call__(self, method: Method, step: int) -> dict[str, Any]:
+        embed, distance = embedder(method)
+        result = rank_targets(embed, distance, self.cfg, self.device, progress=False)
+        self.last = (step, result)
+        log.info("iteration %d: average rank-1 on the targets %.1f %%", step,
+                 100 * result.average["rank1"])  # fmt: skip
+        return {
+            "average": dict(result.average),
+            "targets": {name: dict(t.mean) for name, t in result.targets.items()},
+        }
+
+    def result_at(self, step: int) -> ProtocolResult | None:
+        """The result of the evaluation at iteration ``step``, if that was the last one."""
+        return self.last[1] if self.last is not None and self.last[0] == step else None

@@ -3,7 +3,15 @@
 Importing this package registers every method in :data:`METHODS`.
 """
 
-from dgreid.methods import baseline, dann, dimn, dualnorm, episodic, extractor  # noqa: F401
+from dgreid.methods import (  # noqa: F401  (register)
+    baseline,
+    dann,
+    dimn,
+    dualnorm,
+    episodic,
+    episodic_plus,
+    extractor,
+)
 from dgreid.methods.base import Method
 from dgreid.methods.factory import method_from_config
 from dgreid.methods.registry import METHODS, build_method

@@ -21,10 +21,13 @@ class Method(nn.Module):
       for logging. ``step`` is the global iteration index (0-based); a method that needs extra
       randomness per step derives it from ``step`` so resumed runs repeat it exactly.
     - ``embed(images)`` returns the re-ID feature used for matching, in eval mode.
-    - ``stage1_domains`` is non-empty for methods that must first train per-domain models.
+    - ``needs_domain_extractors`` is True for a method that needs one trained, frozen extractor
+      per source domain (stage 1, the ``extractor`` method) before it can be built: its
+      constructor then takes ``extractors``, and ``dgreid train`` trains them first.
     """
 
     sampler: ClassVar[str] = "pk"
+    needs_domain_extractors: ClassVar[bool] = False
 
     def train_step(self, batch: Batch, step: int) -> dict[str, torch.Tensor]:
         raise NotImplementedError

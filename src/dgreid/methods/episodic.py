@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -59,6 +60,7 @@ class EpisodicMethod(Method):
     """
 
     sampler = "episodic"
+    needs_domain_extractors = True
 
     def __init__(
         self,
@@ -75,6 +77,8 @@ class EpisodicMethod(Method):
         margin: float = 0.3,
         label_smooth: float = 0.1,
         seed: int = 0,
+        normalize: bool = False,
+        encoder_affine: bool = False,
     ) -> None:
         super().__init__()
         names = list(domain_names) if domain_names is not None else []
@@ -95,7 +99,7 @@ class EpisodicMethod(Method):
         self.extractors.eval()
         self.backbone: Backbone = build_backbone(backbone, pretrained, width_mult=width_mult)
         self.proj = nn.Linear(self.backbone.out_features, feat_dim)  # F's projection to F_i width
-        self.encoder = Embedding(feat_dim, embed_dim, embed_dim)  # E
+        self.encoder = Embedding(feat_dim, embed_dim, embed_dim, affine=encoder_affine)  # E
         self.classifier = nn.Linear(embed_dim, num_classes)  # C
         self.domain_names = names
         self.feat_dim = feat_dim
@@ -104,6 +108,7 @@ class EpisodicMethod(Method):
         self.margin = margin
         self.label_smooth = label_smooth
         self.seed = seed
+        self.normalize = normalize
 
     def train(self, mode: bool = True) -> EpisodicMethod:
         """Switch F, E, C to ``mode``; the frozen extractors always stay in eval mode."""
@@ -137,7 +142,14 @@ class EpisodicMethod(Method):
         """F(x): the DualNorm feature projected to the extractors' width (E's input)."""
         return self.proj(self.backbone(images))
 
-    def train_step(self, batch: Batch, step: int) -> dict[str, torch.Tensor]:
+    def metric_space(self, v: torch.Tensor) -> torch.Tensor:
+        """Where L_tri and L_consis measure E's outputs: as they are (the paper), or
+        L2-normalised (``normalize``: the losses then depend neither on the embedding width nor
+        on the feature scale; L_consis = 2 - 2 cos, triplet distances in [0, 2])."""
+        return nn.functional.normalize(v, dim=1) if self.normalize else v
+
+    def episode(self, batch: Batch, step: int) -> Episode:
+        """The features of one episode (METHOD.md steps 1-4 and C's logits)."""
         i = self.episode_domain(batch)
         j, k = self.pick_domains(i, step)
         with torch.no_grad():
@@ -145,12 +157,37 @@ class EpisodicMethod(Method):
             biased_k = self.extractors[k](batch.images)
         with running_stats_frozen(self.encoder):
             v_j, v_k = self.encoder(biased_j), self.encoder(biased_k)
-        tri = batch_hard_triplet(v_j, batch.pids, self.margin)
-        consis = consistency_loss(v_j, v_k)
-        logits = self.classifier(self.encoder(self.global_feature(batch.images)))
-        cls = label_smoothed_ce(logits, batch.pids, self.label_smooth)
-        loss = cls + self.lambda_tri * tri + self.lambda_consis * consis
-        return {"loss": loss, "cls": cls.detach(), "tri": tri.detach(), "consis": consis.detach()}
+        v = self.encoder(self.global_feature(batch.images))
+        return Episode(i, j, k, v_j, v_k, v, self.classifier(v))
+
+    def losses(self, ep: Episode, batch: Batch) -> dict[str, tuple[float, torch.Tensor]]:
+        """The terms of L_total (METHOD.md steps 5-8) as ``name -> (weight, value)``."""
+        tri = batch_hard_triplet(self.metric_space(ep.v_j), batch.pids, self.margin)
+        consis = consistency_loss(self.metric_space(ep.v_j), self.metric_space(ep.v_k))
+        cls = label_smoothed_ce(ep.logits, batch.pids, self.label_smooth)
+        return {
+            "cls": (1.0, cls),
+            "tri": (self.lambda_tri, tri),
+            "consis": (self.lambda_consis, consis),
+        }
+
+    def train_step(self, batch: Batch, step: int) -> dict[str, torch.Tensor]:
+        terms = self.losses(self.episode(batch, step), batch)
+        loss = torch.stack([weight * value for weight, value in terms.values()]).sum()
+        return {"loss": loss, **{name: value.detach() for name, (_, value) in terms.items()}}
 
     def embed(self, images: torch.Tensor) -> torch.Tensor:
-        return self.encoder(self.global_feature(images))
+        return self.metric_space(self.encoder(self.global_feature(images)))
+
+
+@dataclass
+class Episode:
+    """One episode: domains i (the batch), j, k; E(F_j(x)), E(F_k(x)), E(F(x)), C's logits."""
+
+    i: int
+    j: int
+    k: int
+    v_j: torch.Tensor
+    v_k: torch.Tensor
+    v: torch.Tensor
+    logits: torch.Tensor

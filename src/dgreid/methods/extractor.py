@@ -69,3 +69,36 @@ class ExtractorMethod(Method):
 
     def embed(self, images: torch.Tensor) -> torch.Tensor:
         return self.backbone(images)
+
+
+class NeckFeature(nn.Module):
+    """A trained extractor's BNNeck feature: ``neck(backbone(x))``, zero-mean and unit-variance
+    per channel over the source domain (the raw pooled feature of a ReLU network is mostly
+    exact zeros). What ``method.extractor_feature=neck`` hands to E."""
+
+    def __init__(self, backbone: Backbone, neck: nn.BatchNorm1d) -> None:
+        super().__init__()
+        self.backbone, self.neck = backbone, neck
+        self.out_features = backbone.out_features
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.neck(self.backbone(x))
+
+
+#: What a stage-1 extractor hands to E (``method.extractor_feature``).
+EXTRACTOR_FEATURES = ("raw", "neck")
+
+
+def extractor_feature(method: ExtractorMethod, which: str) -> nn.Module:
+    """The frozen module E reads: the backbone (``raw``) or :class:`NeckFeature` (``neck``)."""
+    if which not in EXTRACTOR_FEATURES:
+        raise TrainingError(
+            f"method.extractor_feature={which!r}; expected one of {', '.join(EXTRACTOR_FEATURES)}"
+        )
+    if which == "raw":
+        return method.backbone
+    if method.neck is None:
+        raise TrainingError(
+            "method.extractor_feature=neck needs the stage-1 id head (method.extractor_id_loss)"
+        )
+    return NeckFeature(method.backbone, method.neck)

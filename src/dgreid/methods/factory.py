@@ -1,19 +1,27 @@
 """The one place a method reads the run config: :func:`method_from_config`.
 
 Each registered method has an adapter here that maps config fields onto its constructor's
-explicit arguments. Fields a method does not use are not read.
+explicit arguments (one adapter may serve several methods that take the same arguments). Fields
+a method does not use are not read. A new method of the episodic family (stage-1 extractors,
+E and C) starts from :func:`episodic_arguments` and adds its own keywords::
+
+    @_adapter("episodic_plus")
+    def _episodic_plus(cfg: Config, ctx: BuildContext) -> Method:
+        return build_method("episodic_plus", **episodic_arguments(cfg, ctx), extra=...)
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from torch import nn
 
 from dgreid.config.schema import Config
 from dgreid.errors import DgreidError, TrainingError
 from dgreid.methods.base import Method
+from dgreid.methods.extractor import NeckFeature
 from dgreid.methods.registry import METHODS, build_method
 from dgreid.models import build_backbone
 
@@ -34,9 +42,14 @@ Adapter = Callable[[Config, BuildContext], Method]
 _ADAPTERS: dict[str, Adapter] = {}
 
 
-def _adapter(name: str) -> Callable[[Adapter], Adapter]:
+def _adapter(*names: str) -> Callable[[Adapter], Adapter]:
+    """Register ``fn`` as the adapter of every method in ``names`` (refusing a second one)."""
+
     def deco(fn: Adapter) -> Adapter:
-        _ADAPTERS[name] = fn
+        for name in names:
+            if name in _ADAPTERS:
+                raise ValueError(f"method {name!r} already has a config adapter")
+            _ADAPTERS[name] = fn
         return fn
 
     return deco
@@ -72,22 +85,11 @@ def method_from_config(
     return _ADAPTERS[name](cfg, ctx)
 
 
-@_adapter("baseline")
-def _baseline(cfg: Config, ctx: BuildContext) -> Method:
+@_adapter("baseline", "dualnorm")
+def _single_network(cfg: Config, ctx: BuildContext) -> Method:
+    """One backbone and an id classifier (``dualnorm`` only checks its backbone is DualNorm)."""
     return build_method(
-        "baseline",
-        num_classes=ctx.num_classes,
-        backbone=cfg.model.backbone,
-        pretrained=cfg.model.pretrained,
-        width_mult=cfg.model.width_mult,
-        label_smooth=cfg.method.label_smooth,
-    )
-
-
-@_adapter("dualnorm")
-def _dualnorm(cfg: Config, ctx: BuildContext) -> Method:
-    return build_method(
-        "dualnorm",
+        cfg.method.name,
         num_classes=ctx.num_classes,
         backbone=cfg.model.backbone,
         pretrained=cfg.model.pretrained,
@@ -144,23 +146,33 @@ def _extractor(cfg: Config, ctx: BuildContext) -> Method:
     )
 
 
-@_adapter("episodic")
-def _episodic(cfg: Config, ctx: BuildContext) -> Method:
+def placeholder_extractor(cfg: Config) -> nn.Module:
+    """An untrained F_i of the shape a trained one has (filled by ``load_state_dict``)."""
+    backbone = build_backbone(cfg.model.extractor, "none")
+    if cfg.method.extractor_feature == "neck":
+        return NeckFeature(backbone, nn.BatchNorm1d(backbone.out_features))
+    return backbone
+
+
+def episodic_arguments(cfg: Config, ctx: BuildContext) -> dict[str, Any]:
+    """The constructor arguments of :class:`~dgreid.methods.episodic.EpisodicMethod` (and of
+    the methods derived from it): the stage-1 extractors (untrained placeholders when
+    ``ctx.placeholder_extractors``), F, E and C's sizes and the loss weights."""
     sources = list(cfg.data.sources)
     if ctx.num_domains < 3:
         raise TrainingError(
-            "episodic training needs at least 3 source domains (i, j, k distinct); "
+            f"{cfg.method.name} training needs at least 3 source domains (i, j, k distinct); "
             f"data.sources gives {ctx.num_domains}: {', '.join(sources)}"
         )
     extractors = ctx.extractors
     if extractors is None:
         if not ctx.placeholder_extractors:
             raise TrainingError(
-                "episodic: stage 2 needs the trained stage-1 extractors (one per source domain)"
+                f"{cfg.method.name}: stage 2 needs the trained stage-1 extractors (one per "
+                "source domain)"
             )
-        extractors = [build_backbone(cfg.model.extractor, "none") for _ in range(ctx.num_domains)]
-    return build_method(
-        "episodic",
+        extractors = [placeholder_extractor(cfg) for _ in range(ctx.num_domains)]
+    return dict(
         num_classes=ctx.num_classes,
         extractors=extractors,
         domain_names=sources if len(sources) == len(extractors) else None,
@@ -173,4 +185,23 @@ def _episodic(cfg: Config, ctx: BuildContext) -> Method:
         margin=cfg.method.margin,
         label_smooth=cfg.method.label_smooth,
         seed=cfg.train.seed,
+        normalize=cfg.method.normalize,
+        encoder_affine=cfg.method.encoder_affine,
+    )
+
+
+@_adapter("episodic")
+def _episodic(cfg: Config, ctx: BuildContext) -> Method:
+    return build_method("episodic", **episodic_arguments(cfg, ctx))
+
+
+@_adapter("episodic_plus")
+def _episodic_plus(cfg: Config, ctx: BuildContext) -> Method:
+    return build_method(
+        "episodic_plus",
+        **episodic_arguments(cfg, ctx),
+        tri_global=cfg.method.tri_global,
+        consis_global=cfg.method.consis_global,
+        concat_test=cfg.method.concat_test,
+        mixstyle=cfg.method.mixstyle,
     )

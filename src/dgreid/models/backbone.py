@@ -24,8 +24,9 @@ import torch
 from torch import nn
 
 from dgreid.errors import CheckpointError
-from dgreid.models.imagenet import PackagedWeights, find_imagenet_weights, read_state_dict
+from dgreid.models.imagenet import PackagedWeights, find_imagenet_weights
 from dgreid.registry import Registry
+from dgreid.utils.torch_file import read_state_dict
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,9 @@ class Backbone(nn.Module):
     pretrained_files: tuple[str, ...] = ()
     ignored_keys: tuple[str, ...] = ()
     packaged_weights: tuple[PackagedWeights, ...] = ()
+    #: names of early modules (as in ``named_modules``) whose outputs carry image style:
+    #: where MixStyle may act (episodic_plus); empty = not supported
+    style_layers: tuple[str, ...] = ()
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
@@ -133,3 +137,14 @@ def _warn_scratch_once(name: str, net: Backbone, looked: list[str]) -> None:
     else:
         msg = f"backbone {name}: no ImageNet weights exist for it; training from scratch"
     log.warning(msg)
+
+
+def pretrained_source(name: str, pretrained: str) -> str | None:
+    """Where ``build_backbone(name, pretrained)`` would take its initial weights from (a file
+    path), or None when the network would start from a random initialisation."""
+    if pretrained == "none":
+        return None
+    if pretrained in ("auto", "imagenet"):
+        net = BACKBONES.get(name)(1.0)
+        return find_imagenet_weights(net.pretrained_files, net.packaged_weights).source or None
+    return pretrained

@@ -11,19 +11,22 @@ from torch import nn
 class Embedding(nn.Module):
     """E of the episodic method: FC-BN-ReLU-FC-BN; its output is the re-ID feature.
 
-    The BatchNorms have no learnable scale and shift (``affine=False``): E is shared by F(x)
-    and the domain-biased F_j(x), and with a learnable scale the consistency and batch-hard
-    triplet losses are cheapest to lower by shrinking E's output towards a constant, which
-    also starves the id loss (measured: L_consis -> 0, L_tri -> margin, L_cls stuck at
-    ln(#ids)). Without it E's output keeps unit variance per dimension over a batch.
+    ``affine=False`` (the default) gives the BatchNorms no learnable scale and shift: E is shared
+    by F(x) and the domain-biased F_j(x), and with a learnable scale the consistency and
+    batch-hard triplet losses *on raw outputs* are cheapest to lower by shrinking E's output
+    towards a constant, which also starves the id loss (measured: L_consis -> 0, L_tri ->
+    margin, L_cls stuck at ln(#ids)). When those losses are computed on L2-normalised outputs
+    (scale-free), shrinking buys nothing and the BatchNorms may be affine again.
     """
 
-    def __init__(self, in_features: int, hidden: int, out_features: int) -> None:
+    def __init__(
+        self, in_features: int, hidden: int, out_features: int, affine: bool = False
+    ) -> None:
         super().__init__()
         self.fc1 = nn.Linear(in_features, hidden)
-        self.bn1 = nn.BatchNorm1d(hidden, affine=False)
+        self.bn1 = nn.BatchNorm1d(hidden, affine=affine)
         self.fc2 = nn.Linear(hidden, out_features)
-        self.bn2 = nn.BatchNorm1d(out_features, affine=False)
+        self.bn2 = nn.BatchNorm1d(out_features, affine=affine)
         self.out_features = out_features
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

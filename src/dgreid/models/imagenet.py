@@ -26,6 +26,7 @@ import torch
 
 from dgreid.errors import CheckpointError
 from dgreid.utils.io import atomic_torch_save
+from dgreid.utils.torch_file import read_state_dict
 
 log = logging.getLogger(__name__)
 
@@ -127,17 +128,6 @@ def packaged_file(pkg: PackagedWeights) -> Path | None:
             path = Path(str(dist.locate_file(entry)))
             return path if path.is_file() else None
     return None
-
-
-def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
-    """A state dict read safely (``weights_only``); anything else is a CheckpointError."""
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # noqa: BLE001 - any unreadable file is the same user error
-        raise CheckpointError(f"{path}: cannot read weights ({e})") from e
-    if not isinstance(state, dict):
-        raise CheckpointError(f"{path}: expected a state_dict, got {type(state).__name__}")
-    return state
 
 
 def convert_packaged(pkg: PackagedWeights, path: Path) -> dict[str, torch.Tensor]:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from dgreid.deploy.html import RankedQuery
+from dgreid.deploy.ranked_html import RankedQuery
 from dgreid.utils.io import atomic_write_text
 
 _CSS = """

@@ -1,11 +1,15 @@
-"""The JSONL metrics log: one JSON object per line (training terms, lr, speed, evaluations)."""
+"""The training run's JSONL metrics log: one JSON object per line (loss terms, lr, speed,
+evaluations). Not to be confused with :mod:`dgreid.evaluation.metrics` (CMC, mAP)."""
 
 from __future__ import annotations
 
 import json
 import math
+import time
 from pathlib import Path
 from typing import Any
+
+import torch
 
 from dgreid.utils.io import atomic_write_text
 
@@ -50,3 +54,25 @@ class MetricsWriter:
 def read_metrics(path: Path) -> list[dict[str, Any]]:
     """All records of a metrics log (for tests, reports and plots)."""
     return [json.loads(ln) for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip()]
+
+
+class LossWindow:
+    """The loss terms summed since the last log line, and the training speed over them."""
+
+    def __init__(self) -> None:
+        self.sums: dict[str, torch.Tensor] = {}
+        self.steps = 0
+        self.t0 = time.perf_counter()
+
+    def add(self, out: dict[str, torch.Tensor]) -> None:
+        for key, value in out.items():
+            self.sums[key] = self.sums.get(key, 0.0) + value.detach().float()
+        self.steps += 1
+
+    def flush(self, batch_size: int) -> tuple[dict[str, float], float]:
+        """The mean of each term and the images per second since the last flush; then reset."""
+        elapsed = time.perf_counter() - self.t0
+        images_per_s = self.steps * batch_size / max(elapsed, 1e-9)
+        means = {k: float(v) / max(self.steps, 1) for k, v in self.sums.items()}
+        self.sums, self.steps, self.t0 = {}, 0, time.perf_counter()
+        return means, images_per_s

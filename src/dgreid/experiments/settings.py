@@ -1,0 +1,62 @@
+"""The one place the run config becomes the trainer's typed arguments.
+
+Adding a training option touches the schema (:mod:`dgreid.config.schema`) and
+:func:`train_settings` here; the trainer reads the :class:`~dgreid.engine.TrainSettings` field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from dgreid.config import Config, config_to_dict
+from dgreid.engine.settings import RunLabels, TrainSettings
+from dgreid.engine.stream import ImageStream
+from dgreid.structures import ImageRecord
+
+
+def train_settings(cfg: Config) -> TrainSettings:
+    """``cfg.train`` (and the model's memory-layout keys) as the trainer's loop settings."""
+    return TrainSettings(
+        epochs=cfg.train.epochs,
+        iters_per_epoch=cfg.train.iters_per_epoch,
+        batch_size=cfg.data.batch_size,
+        lr=cfg.train.lr,
+        momentum=cfg.train.momentum,
+        weight_decay=cfg.train.weight_decay,
+        lr_steps=tuple(cfg.train.lr_steps),
+        gamma=cfg.train.gamma,
+        warmup_iters=cfg.train.warmup_iters,
+        backbone_lr_mult=cfg.train.backbone_lr_mult,
+        seed=cfg.train.seed,
+        device=cfg.train.device,
+        amp=cfg.train.amp,
+        channels_last=cfg.model.channels_last,
+        sync_bn=cfg.model.sync_bn,
+        log_every=cfg.train.log_every,
+        max_iters=cfg.train.max_iters,
+        eval_every=cfg.train.eval_every,
+    )
+
+
+def image_stream(cfg: Config, records: Sequence[ImageRecord]) -> ImageStream:
+    """``records`` decoded and batched as ``cfg.data`` says."""
+    return ImageStream(
+        records,
+        num_instances=cfg.data.num_instances,
+        height=cfg.data.height,
+        width=cfg.data.width,
+        workers=cfg.data.workers,
+    )
+
+
+def run_labels(cfg: Config, resume_hint: str) -> RunLabels:
+    """The main training run's labels: its method's name, and the config a resume must match."""
+    return RunLabels(
+        name=f"train {cfg.method.name}",
+        method=cfg.method.name,
+        config=config_to_dict(cfg),
+        resume_hint=resume_hint,
+    )
+
+
+__all__ = ["image_stream", "run_labels", "train_settings"]

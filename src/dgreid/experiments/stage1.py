@@ -1,0 +1,184 @@
+"""Stage 1 of the episodic methods: one frozen extractor F_i per source domain.
+
+Every F_i starts from one shared network, as in the paper (each F_i fine-tuned from the same
+ImageNet ResNet-50): the ImageNet (or user) weights when the extractor has them, else a
+*stage-0* network trained on the union of the sources. Extractors that start from independent
+random initialisations (``method.stage1_init=independent``) put their features in unrelated
+coordinate systems, and L_consis through one shared E then compares unrelated coordinates
+(measured on the synthetic benchmark: the same channel of two such extractors correlates at
+-0.005..+0.006; docs/method-study.md).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+from pathlib import Path
+
+from torch import nn
+
+from dgreid.config import Config
+from dgreid.data.sources import SourceSet
+from dgreid.engine import RunLabels, Trainer, TrainSettings
+from dgreid.engine.distributed import barrier, is_main_process
+from dgreid.errors import TrainingError
+from dgreid.experiments.settings import image_stream, train_settings
+from dgreid.methods import method_from_config
+from dgreid.methods.extractor import ExtractorMethod, extractor_feature
+from dgreid.models.backbone import pretrained_source
+from dgreid.structures import ImageRecord
+from dgreid.utils.io import atomic_torch_save
+from dgreid.utils.seed import seed_everything
+from dgreid.utils.torch_file import read_state_dict
+
+log = logging.getLogger(__name__)
+
+#: Bumped when what stage 1 trains changes (2: BNNeck id head; 3: seeded initialisation;
+#: 4: shared start, stage-1 milestones scaled to its length), so older extractors are not reused.
+STAGE1_FORMAT = 4
+STAGE1_INITS = ("shared", "independent")
+STAGE0 = "stage0"
+
+
+def stage1_seed(seed: int, domain: int) -> int:
+    """The seed of domain ``domain``'s extractor initialisation (distinct per domain)."""
+    return seed * 1000 + 1 + domain
+
+
+def stage1_lr_steps(cfg: Config) -> list[int]:
+    """Stage 1's LR milestones: ``method.stage1_lr_steps``, else ``train.lr_steps`` scaled from
+    ``train.epochs`` to stage 1's length, so its rate decays at the same point of its run."""
+    if cfg.method.stage1_lr_steps:
+        return list(cfg.method.stage1_lr_steps)
+    epochs, stage1 = cfg.train.epochs, cfg.method.stage1_epochs or cfg.train.epochs
+    if stage1 == epochs or epochs <= 0:
+        return list(cfg.train.lr_steps)
+    return sorted({max(1, int(m * stage1 / epochs)) for m in cfg.train.lr_steps})
+
+
+def stage1_settings(cfg: Config, iters_per_epoch: int = 0) -> TrainSettings:
+    """The main run's settings with stage 1's epochs and milestones, and no evaluation."""
+    return dataclasses.replace(
+        train_settings(cfg),
+        epochs=cfg.method.stage1_epochs or cfg.train.epochs,
+        lr_steps=tuple(stage1_lr_steps(cfg)),
+        iters_per_epoch=iters_per_epoch or cfg.train.iters_per_epoch,
+        eval_every=0,
+    )
+
+
+def stage1_key(cfg: Config, domain: str, num_images: int, start: str) -> str:
+    """What a stage-1 extractor depends on; a trained one is reused only when this matches."""
+    parts = {
+        "format": STAGE1_FORMAT,
+        "domain": domain,
+        "start": start,
+        "root": str(Path(cfg.data.root).resolve()),
+        "num_images": num_images,
+        "extractor": cfg.model.extractor,
+        "pretrained": cfg.model.pretrained,
+        "id_loss": cfg.method.extractor_id_loss,
+        "margin": cfg.method.margin,
+        "epochs": cfg.method.stage1_epochs or cfg.train.epochs,
+        "lr_steps": stage1_lr_steps(cfg),
+        "train": {
+            k: v
+            for k, v in dataclasses.asdict(cfg.train).items()
+            if k not in ("epochs", "log_every", "eval_every", "device", "threads")
+        },
+        "data": {k: getattr(cfg.data, k) for k in ("height", "width", "batch_size")},
+        "num_instances": cfg.data.num_instances,
+        "holdout": cfg.data.source_holdout,
+    }
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def train_extractors(
+    cfg: Config, sources: SourceSet, out_dir: Path, resume: bool
+) -> list[nn.Module]:
+    """Train (or reuse) one frozen extractor F_i per source domain, all from one start."""
+    if sources.num_domains < 3:  # refuse before stage 1 spends time on any extractor
+        raise TrainingError(
+            "episodic training needs at least 3 source domains (i, j, k distinct); "
+            f"data.sources gives {sources.num_domains}: {', '.join(cfg.data.sources)}"
+        )
+    if cfg.method.stage1_init not in STAGE1_INITS:
+        raise TrainingError(
+            f"method.stage1_init={cfg.method.stage1_init!r}; expected one of "
+            f"{', '.join(STAGE1_INITS)}"
+        )
+    stage1_dir = Path(cfg.method.stage1_dir) if cfg.method.stage1_dir else out_dir / "stage1"
+    start_state = None
+    if pretrained_source(cfg.model.extractor, cfg.model.pretrained) is not None:
+        start = "pretrained"
+    elif cfg.method.stage1_init == "shared":
+        start = STAGE0
+        stage0 = _train_one(cfg, sources, sources.records, STAGE0, stage1_dir, start, None, -1)
+        start_state = stage0.backbone.state_dict()
+    else:
+        start = "independent"
+        log.warning(
+            "method.stage1_init=independent: every F_i starts from its own random "
+            "initialisation, so the extractors' features live in unrelated coordinate systems "
+            "and L_consis through the shared E compares unrelated coordinates (on the "
+            "synthetic benchmark this cost the episodic method about 10 points of rank-1; "
+            "docs/method-study.md). Use stage1_init=shared unless you study exactly this."
+        )
+    extractors: list[nn.Module] = []
+    for d, summary in enumerate(sources.domains):
+        records = [r for r in sources.records if r.domain == d]
+        method = _train_one(cfg, sources, records, summary.name, stage1_dir, start, start_state, d)
+        extractors.append(extractor_feature(method, cfg.method.extractor_feature))
+    return extractors
+
+
+def _train_one(
+    cfg: Config,
+    sources: SourceSet,
+    records: list[ImageRecord],
+    name: str,
+    stage1_dir: Path,
+    start: str,
+    start_state: dict | None,
+    domain: int,
+) -> ExtractorMethod:
+    """Train (or reuse) the extractor of one domain (``domain >= 0``) or stage 0 (``-1``, all
+    sources' ids, as many iterations as an average domain's extractor)."""
+    key = stage1_key(cfg, name, len(records), start if domain >= 0 else "random")
+    folder = stage1_dir / f"{name.replace(':', '_')}-{key}"  # custom:NAME -> custom_NAME
+    weights = folder / "extractor.pt"
+    ext_cfg = dataclasses.replace(cfg, method=dataclasses.replace(cfg.method, name="extractor"))
+    seed_everything(stage1_seed(cfg.train.seed, domain))  # initial weights: a function of the seed
+    if domain >= 0:
+        summary = sources.domains[domain]
+        num_pids, offset, iters = summary.num_pids, summary.pid_offset, 0
+    else:
+        num_pids, offset = sources.num_classes, 0
+        average = len(records) // max(sources.num_domains, 1)
+        iters = cfg.train.iters_per_epoch or max(average // cfg.data.batch_size, 1)
+    method = method_from_config(ext_cfg, num_classes=num_pids, num_domains=1, pid_offset=offset)
+    assert isinstance(method, ExtractorMethod)
+    if start_state is not None:
+        method.backbone.load_state_dict(start_state)
+    if weights.is_file():
+        method.load_state_dict(read_state_dict(weights))
+        log.info("stage 1: reusing the %s extractor from %s", name, weights)
+        return method
+    trainer = Trainer(
+        method,
+        image_stream(cfg, records),
+        folder,
+        stage1_settings(cfg, iters),
+        RunLabels(
+            name=f"stage1 {name}",
+            method="extractor",
+            resume_hint=f"dgreid train ... --resume (stage 1, {name})",
+        ),
+    )
+    trainer.train(resume=(folder / "checkpoints" / "last.pt").is_file())
+    if is_main_process():
+        atomic_torch_save(weights, {k: v.cpu() for k, v in method.state_dict().items()})
+    barrier()
+    return method

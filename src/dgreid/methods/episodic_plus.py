@@ -1,0 +1,107 @@
+"""``episodic_plus``: the episodic method with what goes beyond the paper, each part a switch.
+
+- ``tri_global``: the batch-hard triplet loss also on E(F(x)), so the episodic metric signal
+  reaches F (in the paper F learns from L_cls alone);
+- ``consis_global``: E(F(x)) must agree with E(F_j(x)) (a frozen domain-biased view), again a
+  signal for F rather than for E alone;
+- ``concat_test``: the test feature is F's own feature next to E(F(x)), each L2-normalised
+  (F's feature scored better than E(F(x)) in every measured run);
+- ``mixstyle``: MixStyle (Zhou et al., ICLR 2021) after F's early layers with this probability,
+  so F sees feature statistics between those of the batch's images.
+
+Every switch off is exactly :class:`~dgreid.methods.episodic.EpisodicMethod`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from dgreid.errors import TrainingError
+from dgreid.losses import batch_hard_triplet, consistency_loss
+from dgreid.methods.episodic import Episode, EpisodicMethod
+from dgreid.methods.registry import METHODS
+from dgreid.structures import Batch
+
+
+class MixStyle(nn.Module):
+    """Mix each image's channel means and standard deviations with another image's.
+
+    With probability ``p`` per forward in training mode: ``x' = sigma_mix * (x - mu) / sigma +
+    mu_mix`` where ``mu_mix = lam * mu + (1 - lam) * mu[perm]`` (same for sigma), ``lam ~
+    Beta(alpha, alpha)`` per image and ``perm`` a random permutation of the batch; statistics
+    are per image and channel over the spatial positions, and carry no gradient. Randomness comes
+    from torch's generator, which the trainer seeds per epoch and restores on resume.
+    """
+
+    def __init__(self, p: float = 0.5, alpha: float = 0.1, eps: float = 1e-6) -> None:
+        super().__init__()
+        if not 0.0 <= p <= 1.0:
+            raise TrainingError(f"mixstyle probability must be in [0, 1], got {p}")
+        self.p, self.alpha, self.eps = p, alpha, eps
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0.0 or x.shape[0] < 2:
+            return x
+        if float(torch.rand(())) > self.p:
+            return x
+        b = x.shape[0]
+        mu = x.mean(dim=(2, 3), keepdim=True).detach()
+        sig = (x.var(dim=(2, 3), keepdim=True) + self.eps).sqrt().detach()
+        lam = torch.distributions.Beta(self.alpha, self.alpha).sample((b, 1, 1, 1)).to(x)
+        perm = torch.randperm(b, device=x.device)
+        mu_mix = lam * mu + (1 - lam) * mu[perm]
+        sig_mix = lam * sig + (1 - lam) * sig[perm]
+        return (x - mu) / sig * sig_mix + mu_mix
+
+
+@METHODS.register("episodic_plus")
+class EpisodicPlusMethod(EpisodicMethod):
+    """:class:`EpisodicMethod` plus the switches of the module docstring."""
+
+    def __init__(
+        self,
+        *,
+        tri_global: bool = True,
+        consis_global: bool = True,
+        concat_test: bool = True,
+        mixstyle: float = 0.0,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.tri_global, self.consis_global = tri_global, consis_global
+        self.concat_test = concat_test
+        self.mixstyle = MixStyle(mixstyle)
+        self._hooks: list[torch.utils.hooks.RemovableHandle] = []
+        if mixstyle > 0.0:
+            layers = getattr(self.backbone, "style_layers", ())
+            if not layers:
+                raise TrainingError(
+                    f"episodic_plus: method.mixstyle needs a backbone that names its early "
+                    f"layers (style_layers); {type(self.backbone).__name__} does not"
+                )
+            modules = dict(self.backbone.named_modules())
+            for name in layers:
+                self._hooks.append(
+                    modules[name].register_forward_hook(lambda _m, _i, out: self.mixstyle(out))
+                )
+
+    def losses(self, ep: Episode, batch: Batch) -> dict[str, tuple[float, torch.Tensor]]:
+        terms = super().losses(ep, batch)
+        if self.tri_global:
+            tri_g = batch_hard_triplet(self.metric_space(ep.v), batch.pids, self.margin)
+            terms["tri_global"] = (self.lambda_tri, tri_g)
+        if self.consis_global:
+            consis_g = consistency_loss(self.metric_space(ep.v), self.metric_space(ep.v_j))
+            terms["consis_global"] = (self.lambda_consis, consis_g)
+        return terms
+
+    def embed(self, images: torch.Tensor) -> torch.Tensor:
+        if not self.concat_test:
+            return super().embed(images)
+        own = self.backbone(images)
+        v = self.encoder(self.proj(own))
+        norm = nn.functional.normalize
+        return torch.cat([norm(own, dim=1), norm(v, dim=1)], dim=1)

@@ -1,0 +1,107 @@
+"""Scale-free episodic losses and the episodic_plus switches, with hand-computed cases."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from dgreid.losses import consistency_loss
+from dgreid.methods import build_method
+from dgreid.methods.episodic import EpisodicMethod
+from dgreid.methods.episodic_plus import EpisodicPlusMethod, MixStyle
+from test_methods import DN, extractors, tiny_batch
+
+
+def episodic(name: str = "episodic", **kw: object) -> EpisodicMethod:
+    torch.manual_seed(0)
+    method = build_method(name, num_classes=3, extractors=extractors(), embed_dim=16, **DN, **kw)
+    assert isinstance(method, EpisodicMethod)
+    return method
+
+
+def test_normalised_consistency_is_two_minus_two_cosine() -> None:
+    # a = (3, 4) -> (0.6, 0.8); b = (0, 1): ||a^ - b^||^2 = 0.36 + 0.04 = 0.4 = 2 - 2 * 0.8
+    method = episodic(normalize=True)
+    a, b = torch.tensor([[3.0, 4.0]]), torch.tensor([[0.0, 1.0]])
+    value = consistency_loss(method.metric_space(a), method.metric_space(b))
+    assert value.item() == pytest.approx(0.4)
+    raw = episodic(normalize=False)
+    assert consistency_loss(raw.metric_space(a), raw.metric_space(b)).item() == pytest.approx(18.0)
+
+
+def test_normalised_losses_do_not_depend_on_feature_scale() -> None:
+    method = episodic(normalize=True).train()
+    ep = method.episode(tiny_batch(domain=1), step=0)
+    scaled = type(ep)(ep.i, ep.j, ep.k, 10 * ep.v_j, 10 * ep.v_k, 10 * ep.v, ep.logits)
+    a, b = method.losses(ep, tiny_batch(domain=1)), method.losses(scaled, tiny_batch(domain=1))
+    for name in ("tri", "consis"):
+        assert a[name][1].item() == pytest.approx(b[name][1].item(), rel=1e-5)
+    raw = episodic(normalize=False).train()
+    ep = raw.episode(tiny_batch(domain=1), step=0)
+    scaled = type(ep)(ep.i, ep.j, ep.k, 10 * ep.v_j, 10 * ep.v_k, 10 * ep.v, ep.logits)
+    c, d = raw.losses(ep, tiny_batch(domain=1)), raw.losses(scaled, tiny_batch(domain=1))
+    assert d["consis"][1].item() == pytest.approx(100 * c["consis"][1].item(), rel=1e-4)
+
+
+def test_encoder_affine_switch() -> None:
+    assert episodic(encoder_affine=True).encoder.bn2.weight is not None
+    assert episodic().encoder.bn2.weight is None
+
+
+def test_episodic_plus_terms_add_up() -> None:
+    method = episodic("episodic_plus", normalize=True).train()
+    out = method.train_step(tiny_batch(domain=2), step=1)
+    assert set(out) == {"loss", "cls", "tri", "consis", "tri_global", "consis_global"}
+    total = out["cls"] + 0.2 * (out["tri"] + out["tri_global"])
+    total = total + 0.01 * (out["consis"] + out["consis_global"])
+    assert out["loss"].item() == pytest.approx(total.item(), rel=1e-5)
+
+
+def test_episodic_plus_switches_off_is_episodic() -> None:
+    off = dict(tri_global=False, consis_global=False, concat_test=False, mixstyle=0.0)
+    plus = episodic("episodic_plus", **off).train()
+    base = episodic().train()
+    a = plus.train_step(tiny_batch(domain=0), step=4)
+    b = base.train_step(tiny_batch(domain=0), step=4)
+    assert set(a) == set(b) and all(torch.equal(a[k], b[k]) for k in a)
+    plus.eval(), base.eval()
+    images = tiny_batch().images
+    assert torch.equal(plus.embed(images), base.embed(images))
+
+
+def test_concat_test_feature_is_two_unit_halves() -> None:
+    method = episodic("episodic_plus", concat_test=True).eval()
+    assert isinstance(method, EpisodicPlusMethod)
+    with torch.no_grad():
+        feats = method.embed(tiny_batch().images)
+    width = method.backbone.out_features
+    assert feats.shape == (4, width + 16)
+    assert torch.allclose(feats[:, :width].norm(dim=1), torch.ones(4), atol=1e-5)
+    assert torch.allclose(feats[:, width:].norm(dim=1), torch.ones(4), atol=1e-5)
+
+
+def test_mixstyle_mixes_statistics_and_is_identity_in_eval() -> None:
+    torch.manual_seed(0)
+    x = torch.randn(4, 3, 5, 5) * torch.tensor([1.0, 2.0, 3.0, 4.0]).view(4, 1, 1, 1)
+    mix = MixStyle(p=1.0)
+    assert torch.equal(mix.eval()(x), x)
+    y = mix.train()(x)
+    assert y.shape == x.shape and not torch.equal(x, y)
+
+    # the normalised content is kept: per-channel standardised maps are unchanged
+    def standardise(t: torch.Tensor) -> torch.Tensor:
+        mu = t.mean(dim=(2, 3), keepdim=True)
+        return (t - mu) / (t.var(dim=(2, 3), keepdim=True) + 1e-6).sqrt()
+
+    assert torch.allclose(standardise(x), standardise(y), atol=1e-3)
+    with pytest.raises(Exception, match="probability"):
+        MixStyle(p=1.5)
+
+
+def test_mixstyle_needs_style_layers() -> None:
+    with pytest.raises(Exception, match="style_layers"):
+        torch.manual_seed(0)
+        build_method(
+            "episodic_plus", num_classes=3, extractors=extractors(), embed_dim=16,
+            backbone="convnet_small", mixstyle=0.5,
+        )  # fmt: skip
