@@ -44,6 +44,8 @@ class Setting:
 SETTINGS = {
     "cpu": Setting("cpu (synthetic, 64x32)", "convnet_small", "convnet_small", "convnet_dualnorm",
                    1.0, 64, 32, 128),
+    "cpu-real": Setting("cpu-real (ImageNet MobileNetV2s, 96x48)", "mobilenetv2", "mobilenetv2",
+                        "mobilenetv2_dualnorm", 1.0, 96, 48, 256),
     "paper": Setting("paper (256x128)", "resnet50", "resnet50", "mobilenetv2_dualnorm",
                      1.0, 256, 128, 512),
 }  # fmt: skip
@@ -160,8 +162,8 @@ def bench(s: Setting, batch_size: int, iters: int, num_classes: int, device: tor
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--setting", choices=["cpu", "paper", "both"], default="both")
-    ap.add_argument("--batch", type=int, default=32, help="batch size (cpu setting)")
+    ap.add_argument("--setting", choices=["cpu", "cpu-real", "paper", "both"], default="both")
+    ap.add_argument("--batch", type=int, default=32, help="batch size (cpu and cpu-real settings)")
     ap.add_argument("--paper-batch", type=int, default=16, help="batch size (paper setting)")
     ap.add_argument("--iters", type=int, default=3)
     ap.add_argument("--num-classes", type=int, default=1000)
@@ -176,6 +178,8 @@ def main() -> None:
     print(f"torch {torch.__version__}, {threads} CPU threads ({why})")
     if args.setting in ("cpu", "both"):
         bench(SETTINGS["cpu"], args.batch, args.iters, args.num_classes, device)
+    if args.setting == "cpu-real":
+        bench(SETTINGS["cpu-real"], args.batch, args.iters, args.num_classes, device)
     if args.setting in ("paper", "both"):
         bench(SETTINGS["paper"], args.paper_batch, args.iters, args.num_classes, device)
 

@@ -153,3 +153,22 @@ def test_packaged_weights_description() -> None:
     pkg = PackagedWeights("d", "1.0", "a/b.pt", "ab" * 32, "mobilenet_v2_features")
     assert pkg.cache_name == "dgreid-mobilenet_v2_features-abababababab.pth"
     assert "d==1.0" in pkg.describe()
+
+
+def test_cli_train_with_a_foreign_weight_file_writes_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from dgreid.cli.main import main
+
+    foreign = tmp_path / "resnet.pth"
+    torch.save({"conv1.weight": torch.zeros(64, 3, 7, 7)}, foreign)  # another architecture
+    out = tmp_path / "run"
+    config = Path(__file__).resolve().parent.parent / "configs" / "cpu-real" / "dualnorm.yaml"
+    code = main(
+        ["train", str(config), f"model.pretrained={foreign}", f"output_dir={out}",
+         f"data.root={tmp_path / 'data'}"]
+    )  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 1
+    assert str(foreign) in err and "do not fit" in err
+    assert not out.exists() and not (tmp_path / "data").exists()

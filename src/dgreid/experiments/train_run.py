@@ -31,6 +31,7 @@ from dgreid.experiments.stage1 import train_extractors
 from dgreid.experiments.synthdata import ensure_synthetic_data
 from dgreid.methods import METHODS, method_from_config
 from dgreid.methods.base import Method
+from dgreid.models import build_backbone
 from dgreid.utils.seed import seed_everything
 
 log = logging.getLogger(__name__)
@@ -76,6 +77,17 @@ def build_method(
     )
 
 
+def check_initial_weights(cfg: Config) -> None:
+    """Load ``model.pretrained`` into every network the run starts from (the backbone, and
+    the extractor of a method with stage 1): a missing, foreign or unsafe file, or one for
+    another architecture, is a CheckpointError naming it, raised before any file is written."""
+    if cfg.model.pretrained == "none":
+        return
+    build_backbone(cfg.model.backbone, cfg.model.pretrained, width_mult=cfg.model.width_mult)
+    if METHODS.get(cfg.method.name).needs_domain_extractors:
+        build_backbone(cfg.model.extractor, cfg.model.pretrained)
+
+
 def run_training(
     cfg: Config,
     *,
@@ -87,6 +99,8 @@ def run_training(
     """Train ``cfg`` into ``cfg.output_dir``, save ``model.pt``, evaluate on the targets."""
     out = Path(cfg.output_dir)
     init_distributed(resolve_train_device(cfg.train.device))  # under torchrun: know the rank first
+    if not resume:
+        check_initial_weights(cfg)  # a bad weight file fails before anything is written
     if is_main_process():
         prepare_run_dir(cfg, resume=resume, overwrite=overwrite)
     barrier()
