@@ -115,7 +115,7 @@ def train_extractors(
         start = "pretrained"
     elif cfg.method.stage1_init == "shared":
         start = STAGE0
-        stage0 = _train_one(cfg, sources, sources.records, STAGE0, stage1_dir, start, None, -1)
+        stage0 = _train_one(cfg, sources, sources.records, STAGE0, stage1_dir, "random", None, -1)
         start_state = stage0.backbone.state_dict()
     else:
         start = "independent"
@@ -146,7 +146,7 @@ def _train_one(
 ) -> ExtractorMethod:
     """Train (or reuse) the extractor of one domain (``domain >= 0``) or stage 0 (``-1``, all
     sources' ids, as many iterations as an average domain's extractor)."""
-    key = stage1_key(cfg, name, len(records), start if domain >= 0 else "random")
+    key = stage1_key(cfg, name, len(records), start)
     folder = stage1_dir / f"{name.replace(':', '_')}-{key}"  # custom:NAME -> custom_NAME
     weights = folder / "extractor.pt"
     ext_cfg = dataclasses.replace(cfg, method=dataclasses.replace(cfg.method, name="extractor"))
