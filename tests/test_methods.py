@@ -244,3 +244,27 @@ def test_every_method_has_an_adapter_and_declares_its_stage1_needs() -> None:
             assert cls.needs_domain_extractors, name
     assert METHODS.get("episodic").needs_domain_extractors
     assert not METHODS.get("baseline").needs_domain_extractors
+
+
+@pytest.mark.parametrize("name", ["baseline", "dualnorm", "dann"])
+def test_bnneck_and_feature_triplet_recipe(name: str) -> None:
+    """``method.bnneck`` puts a BatchNorm between feature and classifier (the test feature too);
+    ``method.feature_tri`` adds a triplet term on the feature before the neck."""
+    cfg = small_config(name)
+    cfg.method.bnneck, cfg.method.feature_tri = True, 0.5
+    method = method_from_config(cfg, num_classes=3, num_domains=3)
+    assert isinstance(method.neck, nn.BatchNorm1d) and method.classifier.bias is None
+    out = method.train().train_step(tiny_batch(), step=2)
+    assert {"cls", "tri"} <= set(out)
+    weighted = out["cls"] + 0.5 * out["tri"]
+    if name == "dann":
+        weighted = weighted + cfg.method.lambda_domain * out["domain"]
+    assert torch.allclose(out["loss"].detach(), weighted)
+    out["loss"].backward()
+    assert method.neck.weight.grad is not None
+    method.eval()
+    x = tiny_batch().images
+    with torch.no_grad():
+        assert torch.allclose(method.embed(x), method.neck(method.backbone(x)))
+    plain = method_from_config(small_config(name), num_classes=3, num_domains=3)
+    assert plain.neck is None and "tri" not in plain.train().train_step(tiny_batch(), 2)

@@ -52,6 +52,11 @@ class MethodConfig:
     lambda_tri: float = 0.2
     lambda_consis: float = 0.01
     lambda_domain: float = 0.1  # DANN: weight of the domain-adversarial loss
+    #: baseline, dualnorm, dann: the id classifier sees a BNNeck copy of the feature (also the
+    #: test feature); false = the paper's baseline (classifier on the feature)
+    bnneck: bool = False
+    #: baseline, dualnorm, dann: weight of a batch-hard triplet loss (margin) on the feature
+    feature_tri: float = 0.0
     stage1_epochs: int = 0  # episodic: epochs of each F_i; 0 = same as train.epochs
     #: episodic: L_tri and L_consis on L2-normalised E outputs (scale- and width-free), and
     #: the test feature E(F(x)) L2-normalised too; false = on raw outputs (as before)

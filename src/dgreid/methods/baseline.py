@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from dgreid.losses import label_smoothed_ce
+from dgreid.losses import batch_hard_triplet, label_smoothed_ce
 from dgreid.methods.base import Method
 from dgreid.methods.registry import METHODS
 from dgreid.models import Backbone, build_backbone
@@ -14,7 +14,15 @@ from dgreid.structures import Batch
 
 @METHODS.register("baseline")
 class BaselineMethod(Method):
-    """backbone -> feature -> linear classifier (no BNNeck); ``embed`` is the backbone feature."""
+    """backbone -> feature -> linear classifier; ``embed`` is the backbone feature.
+
+    Two recipe switches, both off by default (the paper's baseline):
+
+    - ``bnneck``: the classifier sees a batch-normalised copy of the feature (a BNNeck, no bias
+      in the classifier), which is also the test feature;
+    - ``feature_tri``: the weight of a batch-hard triplet loss (``margin``) on the feature
+      before the neck, next to the id loss.
+    """
 
     sampler = "pk"
 
@@ -26,16 +34,36 @@ class BaselineMethod(Method):
         pretrained: str = "none",
         width_mult: float = 1.0,
         label_smooth: float = 0.1,
+        bnneck: bool = False,
+        feature_tri: float = 0.0,
+        margin: float = 0.3,
     ) -> None:
         super().__init__()
         self.backbone: Backbone = build_backbone(backbone, pretrained, width_mult=width_mult)
-        self.classifier = nn.Linear(self.backbone.out_features, num_classes)
+        width = self.backbone.out_features
+        self.neck: nn.BatchNorm1d | None = nn.BatchNorm1d(width) if bnneck else None
+        self.classifier = nn.Linear(width, num_classes, bias=not bnneck)
         self.label_smooth = label_smooth
+        self.feature_tri = feature_tri
+        self.margin = margin
+
+    def head(self, feats: torch.Tensor) -> torch.Tensor:
+        """What the classifier and the test see: the feature, or its BNNeck copy."""
+        return feats if self.neck is None else self.neck(feats)
+
+    def id_losses(self, feats: torch.Tensor, batch: Batch) -> dict[str, torch.Tensor]:
+        """``cls`` (and ``tri`` when ``feature_tri`` > 0) of the backbone feature ``feats``,
+        and ``loss``, their weighted sum."""
+        cls = label_smoothed_ce(self.classifier(self.head(feats)), batch.pids, self.label_smooth)
+        out = {"loss": cls, "cls": cls.detach()}
+        if self.feature_tri > 0:
+            tri = batch_hard_triplet(feats, batch.pids, self.margin)
+            out["loss"] = cls + self.feature_tri * tri
+            out["tri"] = tri.detach()
+        return out
 
     def train_step(self, batch: Batch, step: int) -> dict[str, torch.Tensor]:
-        feats = self.backbone(batch.images)
-        loss = label_smoothed_ce(self.classifier(feats), batch.pids, self.label_smooth)
-        return {"loss": loss, "cls": loss.detach()}
+        return self.id_losses(self.backbone(batch.images), batch)
 
     def embed(self, images: torch.Tensor) -> torch.Tensor:
-        return self.backbone(images)
+        return self.head(self.backbone(images))

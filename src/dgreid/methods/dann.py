@@ -7,7 +7,6 @@ import math
 import torch
 
 from dgreid.errors import TrainingError
-from dgreid.losses import label_smoothed_ce
 from dgreid.methods.baseline import BaselineMethod
 from dgreid.methods.registry import METHODS
 from dgreid.models import DomainClassifier
@@ -37,6 +36,9 @@ class DANNMethod(BaselineMethod):
         width_mult: float = 1.0,
         label_smooth: float = 0.1,
         lambda_domain: float = 0.1,
+        bnneck: bool = False,
+        feature_tri: float = 0.0,
+        margin: float = 0.3,
     ) -> None:
         super().__init__(
             num_classes=num_classes,
@@ -44,6 +46,9 @@ class DANNMethod(BaselineMethod):
             pretrained=pretrained,
             width_mult=width_mult,
             label_smooth=label_smooth,
+            bnneck=bnneck,
+            feature_tri=feature_tri,
+            margin=margin,
         )
         if total_steps <= 0:
             raise TrainingError(f"dann needs total_steps > 0 for its schedule, got {total_steps}")
@@ -55,13 +60,8 @@ class DANNMethod(BaselineMethod):
 
     def train_step(self, batch: Batch, step: int) -> dict[str, torch.Tensor]:
         feats = self.backbone(batch.images)
-        cls = label_smoothed_ce(self.classifier(feats), batch.pids, self.label_smooth)
+        out = self.id_losses(feats, batch)
         alpha = reversal_weight(step, self.total_steps)
         dom = torch.nn.functional.cross_entropy(self.domain_head(feats, alpha), batch.domains)
-        loss = cls + self.lambda_domain * dom
-        return {
-            "loss": loss,
-            "cls": cls.detach(),
-            "domain": dom.detach(),
-            "alpha": torch.tensor(alpha),
-        }
+        out["loss"] = out["loss"] + self.lambda_domain * dom
+        return {**out, "domain": dom.detach(), "alpha": torch.tensor(alpha)}

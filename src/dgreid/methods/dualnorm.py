@@ -22,6 +22,9 @@ class DualNormMethod(BaselineMethod):
         pretrained: str = "none",
         width_mult: float = 1.0,
         label_smooth: float = 0.1,
+        bnneck: bool = False,
+        feature_tri: float = 0.0,
+        margin: float = 0.3,
     ) -> None:
         if backbone not in DUALNORM_BACKBONES:
             raise TrainingError(
@@ -34,4 +37,7 @@ class DualNormMethod(BaselineMethod):
             pretrained=pretrained,
             width_mult=width_mult,
             label_smooth=label_smooth,
+            bnneck=bnneck,
+            feature_tri=feature_tri,
+            margin=margin,
         )

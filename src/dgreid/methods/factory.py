@@ -95,6 +95,14 @@ def _single_network(cfg: Config, ctx: BuildContext) -> Method:
         pretrained=cfg.model.pretrained,
         width_mult=cfg.model.width_mult,
         label_smooth=cfg.method.label_smooth,
+        **id_recipe(cfg),
+    )
+
+
+def id_recipe(cfg: Config) -> dict[str, Any]:
+    """The single-network methods' recipe switches (BNNeck, triplet on the feature)."""
+    return dict(
+        bnneck=cfg.method.bnneck, feature_tri=cfg.method.feature_tri, margin=cfg.method.margin
     )
 
 
@@ -116,6 +124,7 @@ def _dann(cfg: Config, ctx: BuildContext) -> Method:
         width_mult=cfg.model.width_mult,
         label_smooth=cfg.method.label_smooth,
         lambda_domain=cfg.method.lambda_domain,
+        **id_recipe(cfg),
     )
 
 
