@@ -411,3 +411,18 @@ def test_backbone_lr_mult_scales_only_the_backbone(records: list, tmp_path: Path
     assert not torch.equal(after["classifier.weight"], before["classifier.weight"])
     logs = [r for r in read_metrics(tmp_path / "metrics.jsonl") if "loss" in r]
     assert logs[0]["lr"] == pytest.approx(0.1)  # the logged rate is the heads' rate
+
+
+def test_adam_optimizer_keeps_the_backbone_rate_and_rejects_unknown_names() -> None:
+    from dgreid.engine.optim import build_optimizer, set_lr
+    from dgreid.engine.settings import TrainSettings
+
+    method = WithBackbone(12)
+    opt = build_optimizer(method, TrainSettings(optimizer="adam", lr=0.01, backbone_lr_mult=0.1))
+    assert isinstance(opt, torch.optim.Adam)
+    set_lr(opt, TrainSettings(optimizer="adam", lr=0.01, backbone_lr_mult=0.1), 0, 10)
+    rates = sorted(g["lr"] for g in opt.param_groups)
+    assert rates == pytest.approx([0.001, 0.01])
+    assert isinstance(build_optimizer(method, TrainSettings()), torch.optim.SGD)
+    with pytest.raises(TrainingError, match=r"train.optimizer='adamw'.*sgd, adam"):
+        TrainSettings(optimizer="adamw")

@@ -86,6 +86,8 @@ class TrainConfig:
     epochs: int = 10
     iters_per_epoch: int = 0  # 0 = number of source images / batch size
     lr: float = 0.01
+    #: sgd (with momentum) | adam (momentum unused; weight_decay as L2 in the gradient)
+    optimizer: str = "sgd"
     momentum: float = 0.9
     weight_decay: float = 5e-4
     lr_steps: list[int] = field(default_factory=lambda: [7])

@@ -1,4 +1,5 @@
-"""The optimiser: SGD over a method's trainable parameters, the backbone at its own rate."""
+"""The optimiser (SGD or Adam) over a method's trainable parameters, the backbone at its own
+rate."""
 
 from __future__ import annotations
 
@@ -35,14 +36,13 @@ def param_groups(method: nn.Module, backbone_lr_mult: float) -> list[dict[str, A
     return [g for g in groups if g["params"]]
 
 
-def build_optimizer(method: nn.Module, s: TrainSettings) -> torch.optim.SGD:
-    """SGD with ``s.momentum`` and ``s.weight_decay`` over :func:`param_groups`."""
-    return torch.optim.SGD(
-        param_groups(method, s.backbone_lr_mult),
-        lr=s.lr,
-        momentum=s.momentum,
-        weight_decay=s.weight_decay,
-    )
+def build_optimizer(method: nn.Module, s: TrainSettings) -> torch.optim.Optimizer:
+    """``s.optimizer`` over :func:`param_groups`: SGD with ``s.momentum``, or Adam; both with
+    ``s.weight_decay``."""
+    groups = param_groups(method, s.backbone_lr_mult)
+    if s.optimizer == "adam":
+        return torch.optim.Adam(groups, lr=s.lr, weight_decay=s.weight_decay)
+    return torch.optim.SGD(groups, lr=s.lr, momentum=s.momentum, weight_decay=s.weight_decay)
 
 
 def set_lr(optimizer: torch.optim.Optimizer, s: TrainSettings, step: int, iters: int) -> float:
@@ -56,6 +56,7 @@ def set_lr(optimizer: torch.optim.Optimizer, s: TrainSettings, step: int, iters:
 def schedule_state(s: TrainSettings) -> dict[str, Any]:
     """The schedule as recorded in a checkpoint (for the reader; resume recomputes it)."""
     return {
+        "optimizer": s.optimizer,
         "base_lr": s.lr,
         "lr_steps": list(s.lr_steps),
         "gamma": s.gamma,

@@ -23,9 +23,13 @@ AMP_DTYPES: dict[str, torch.dtype | None] = {
 }
 
 
+#: Values of ``train.optimizer``.
+OPTIMIZERS = ("sgd", "adam")
+
+
 @dataclass(frozen=True)
 class TrainSettings:
-    """The training loop and its SGD optimiser.
+    """The training loop and its optimiser (``optimizer``: one of :data:`OPTIMIZERS`).
 
     ``batch_size`` is the global batch (P*K images per iteration over all processes);
     ``iters_per_epoch=0`` means ``len(images) // batch_size``; ``lr_steps`` are epochs at which
@@ -40,6 +44,7 @@ class TrainSettings:
     iters_per_epoch: int = 0
     batch_size: int = 32
     lr: float = 0.01
+    optimizer: str = "sgd"
     momentum: float = 0.9
     weight_decay: float = 5e-4
     lr_steps: tuple[int, ...] = ()
@@ -58,6 +63,10 @@ class TrainSettings:
     def __post_init__(self) -> None:
         if self.amp not in AMP_DTYPES:
             raise TrainingError(f"train.amp={self.amp!r}; expected one of {', '.join(AMP_DTYPES)}")
+        if self.optimizer not in OPTIMIZERS:
+            raise TrainingError(
+                f"train.optimizer={self.optimizer!r}; expected one of {', '.join(OPTIMIZERS)}"
+            )
         if self.batch_size < 1:
             raise TrainingError(f"batch size {self.batch_size}: expected at least 1")
         object.__setattr__(self, "lr_steps", tuple(self.lr_steps))

@@ -21,6 +21,7 @@ def train_settings(cfg: Config) -> TrainSettings:
         iters_per_epoch=cfg.train.iters_per_epoch,
         batch_size=cfg.data.batch_size,
         lr=cfg.train.lr,
+        optimizer=cfg.train.optimizer,
         momentum=cfg.train.momentum,
         weight_decay=cfg.train.weight_decay,
         lr_steps=tuple(cfg.train.lr_steps),
