@@ -35,6 +35,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/synth_speed.py
 	$(BIN)/python bench/extract_speed.py
 	$(BIN)/python bench/train_speed.py
+	$(BIN)/python bench/pipeline_speed.py
 	$(BIN)/python bench/search_speed.py
 
 clean:

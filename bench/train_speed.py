@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import torch
@@ -98,22 +98,26 @@ def gflops(fn: Callable[[], object]) -> float:
     return counter.get_total_flops() / 1e9
 
 
-def step_fn(method: Method, batch: Batch) -> Callable[[], object]:
-    """One full iteration: train_step, backward, SGD step on the trainable parameters."""
+def step_fn(method: Method, batch: Batch | Iterator[Batch]) -> Callable[[], object]:
+    """One full iteration: train_step, backward, SGD step on the trainable parameters; on
+    ``batch``, or on the next batch of ``batch`` when it is an iterator (a data pipeline)."""
     opt = torch.optim.SGD(method.trainable_parameters(), lr=1e-4, momentum=0.9)
     counter = iter(range(10**9))
 
     def run() -> None:
         opt.zero_grad(set_to_none=True)
-        method.train_step(batch, next(counter))["loss"].backward()
+        step_batch = batch if isinstance(batch, Batch) else next(batch)
+        method.train_step(step_batch, next(counter))["loss"].backward()
         opt.step()
 
     return run
 
 
-def bench(s: Setting, batch_size: int, iters: int, num_classes: int, device: torch.device) -> None:
+def build_methods(
+    s: Setting, num_classes: int, device: torch.device
+) -> tuple[Method, EpisodicMethod]:
+    """The setting's baseline and episodic methods (4 source domains), in training mode."""
     torch.manual_seed(0)
-    batch = make_batch(batch_size, s.height, s.width, device)
     base = build_method("baseline", num_classes=num_classes, backbone=s.baseline_backbone)
     base.to(device).train()
     extractors = [build_backbone(s.extractor) for _ in range(4)]
@@ -123,6 +127,12 @@ def bench(s: Setting, batch_size: int, iters: int, num_classes: int, device: tor
     )  # fmt: skip
     assert isinstance(epi, EpisodicMethod)
     epi.to(device).train()
+    return base, epi
+
+
+def bench(s: Setting, batch_size: int, iters: int, num_classes: int, device: torch.device) -> None:
+    base, epi = build_methods(s, num_classes, device)
+    batch = make_batch(batch_size, s.height, s.width, device)
     x = batch.images
     f_j = epi.extractors[1]
 

@@ -268,3 +268,17 @@ def test_bnneck_and_feature_triplet_recipe(name: str) -> None:
         assert torch.allclose(method.embed(x), method.neck(method.backbone(x)))
     plain = method_from_config(small_config(name), num_classes=3, num_domains=3)
     assert plain.neck is None and "tri" not in plain.train().train_step(tiny_batch(), 2)
+
+
+def test_extractor_triplet_weight() -> None:
+    """``method.extractor_tri`` scales F_i's triplet term; 0 leaves the id loss alone, and no
+    loss at all is refused."""
+    cfg = small_config("extractor")
+    cfg.method.extractor_tri = 0.0
+    torch.manual_seed(0)
+    method = method_from_config(cfg, num_classes=2, num_domains=1).train()
+    out = method.train_step(tiny_batch(), 0)
+    assert torch.allclose(out["loss"].detach(), out["cls"]) and out["tri"] > 0
+    cfg.method.extractor_id_loss = False
+    with pytest.raises(TrainingError, match="extractor_tri=0"):
+        method_from_config(cfg, num_classes=2, num_domains=1)

@@ -95,8 +95,11 @@ class Batch:
 
 def collate_batch(items: list[tuple[torch.Tensor, ImageRecord]]) -> Batch:
     """Stack ``(image_tensor, record)`` pairs into a :class:`Batch` (DataLoader ``collate_fn``)."""
-    images = torch.stack([img for img, _ in items])
-    recs = [rec for _, rec in items]
+    return batch_of(torch.stack([img for img, _ in items]), [rec for _, rec in items])
+
+
+def batch_of(images: torch.Tensor, recs: list[ImageRecord]) -> Batch:
+    """The :class:`Batch` of ``images`` (one per record, stacked) and the fields of ``recs``."""
     return Batch(
         images=images,
         pids=torch.tensor([r.pid for r in recs], dtype=torch.long),

@@ -22,6 +22,13 @@ class DataConfig:
     num_instances: int = 4  # K of a PK batch
     batch_size: int = 32  # P * K
     workers: int = 0
+    #: decoded-image cache: "auto" = decode every training image once and keep it resized as
+    #: uint8 in memory when that fits data.cache_budget_mb (else decode on the fly, logged once);
+    #: "memory" = always cache (an error when over the budget); "none" = decode on the fly.
+    #: The batches are bit-identical either way; the cache only makes them faster.
+    cache: str = "auto"
+    #: memory the cache may take, in MB (2**20 bytes; height x width x 3 bytes per image)
+    cache_budget_mb: int = 2048
     #: fraction of each source's identities held out for a source-domain test (0 = use all).
     source_holdout: float = 0.0
 
@@ -75,6 +82,7 @@ class MethodConfig:
     stage1_lr_steps: list[int] = field(default_factory=list)
     memory_momentum: float = 0.5  # DIMN: memory bank update rate
     extractor_id_loss: bool = True  # episodic stage 1: add an id CE head to the triplet loss
+    extractor_tri: float = 1.0  # episodic stage 1: weight of F_i's triplet loss (0 = id CE only)
     #: episodic: where trained stage-1 extractors are kept and reused ("" = RUN/stage1)
     stage1_dir: str = ""
 

@@ -7,10 +7,11 @@ never as a stack trace from inside a data loader worker.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from dgreid.data.datasets import (
     CUSTOM_PREFIX,
@@ -22,12 +23,14 @@ from dgreid.data.datasets import (
 from dgreid.data.image_dataset import read_image
 from dgreid.errors import DatasetError
 from dgreid.structures import DISTRACTOR_PID, ImageRecord
-from dgreid.utils.progress import progress_bar
+from dgreid.utils.progress import Progress, progress_bar
 
 #: How many unreadable files a report or an error lists.
 SHOW_UNREADABLE = 20
 #: The name that asks for every ``custom:NAME`` folder under the root.
 ALL_CUSTOM = CUSTOM_PREFIX + "*"
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -50,13 +53,35 @@ class DatasetStatus:
         return self.state == "found" and not self.unreadable
 
 
+def decode_failure(path: str, error: DatasetError) -> tuple[str, str]:
+    """``(path, reason)`` of an image :func:`read_image` refused, the reason without the path."""
+    reason = str(error)
+    return path, reason[len(path) + 2 :] if reason.startswith(f"{path}: ") else reason
+
+
 def _decode(path: str) -> tuple[str, str] | None:
     try:
         read_image(path)
     except DatasetError as e:
-        reason = str(e)
-        return path, reason[len(path) + 2 :] if reason.startswith(f"{path}: ") else reason
+        return decode_failure(path, e)
     return None
+
+
+def map_images(
+    fn: Callable[[str], T], paths: Sequence[str], workers: int, bar: Progress
+) -> Iterator[T]:
+    """``fn(path)`` for each of ``paths`` in order, in ``workers`` threads when > 0 (decoding
+    releases the GIL); ``bar`` advances by one per path."""
+    if workers > 0:
+        with ThreadPoolExecutor(max_workers=workers) as ex:
+            for res in ex.map(fn, paths):
+                bar.update(1)
+                yield res
+        return
+    for path in paths:
+        res = fn(path)
+        bar.update(1)
+        yield res
 
 
 def verify_images(
@@ -65,22 +90,8 @@ def verify_images(
     """Decode every distinct image of ``records``; return ``(path, reason)`` for each failure."""
     paths = list(dict.fromkeys(r.path for r in records))
     bar = progress_bar(total=len(paths), desc=desc, unit="img", disable=not progress, leave=False)
-    bad: list[tuple[str, str]] = []
     with bar:
-        if workers > 0:
-            with ThreadPoolExecutor(max_workers=workers) as ex:
-                results = ex.map(_decode, paths)
-                for res in results:
-                    bar.update(1)
-                    if res is not None:
-                        bad.append(res)
-        else:
-            for path in paths:
-                res = _decode(path)
-                bar.update(1)
-                if res is not None:
-                    bad.append(res)
-    return bad
+        return [res for res in map_images(_decode, paths, workers, bar) if res is not None]
 
 
 def format_unreadable(bad: Sequence[tuple[str, str]], limit: int = SHOW_UNREADABLE) -> str:
@@ -97,10 +108,15 @@ def require_readable(
     """Raise :class:`DatasetError` listing every unreadable image of ``records``, if any."""
     bad = verify_images(records, workers=workers, progress=progress, desc="checking images")
     if bad:
-        raise DatasetError(
-            f"{len(bad)} image(s) cannot be decoded; fix or remove them (`dgreid data check` "
-            f"lists them too):\n{format_unreadable(bad)}"
-        )
+        raise unreadable_error(bad)
+
+
+def unreadable_error(bad: Sequence[tuple[str, str]]) -> DatasetError:
+    """The error that refuses a training set with the unreadable images ``bad``."""
+    return DatasetError(
+        f"{len(bad)} image(s) cannot be decoded; fix or remove them (`dgreid data check` "
+        f"lists them too):\n{format_unreadable(bad)}"
+    )
 
 
 def default_names(root: str | Path) -> list[str]:

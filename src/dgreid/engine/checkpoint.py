@@ -138,6 +138,8 @@ RESUME_FREE_KEYS = frozenset(
         "train.log_every",
         "train.eval_every",
         "data.workers",
+        "data.cache",
+        "data.cache_budget_mb",
         "eval.batch_size",
         "train.device",
         "train.threads",

@@ -7,6 +7,10 @@ epoch (the already-done batches are skipped by position, without loading them).
 
 A :class:`~dgreid.errors.DatasetError` raised while decoding in a worker comes back as a value
 and is re-raised in the main process with its own message, not a worker stack trace.
+
+With the decoded-image cache (:class:`~dgreid.data.image_cache.CachedImageDataset`) the loader
+fetches whole batches: the dataset gets the batch's ``(index, item_seed)`` pairs at once and
+augments them as one tensor, each image under its own seed as above.
 """
 
 from __future__ import annotations
@@ -15,11 +19,13 @@ import random
 import signal
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, get_worker_info
 
+from dgreid.data.image_cache import CachedImageDataset
 from dgreid.data.image_dataset import ImageDataset
 from dgreid.data.samplers import EpisodicSampler, PKSampler
 from dgreid.errors import DatasetError
@@ -105,22 +111,30 @@ def _worker_init(worker_id: int) -> None:
 
 
 def build_train_loader(
-    dataset: ImageDataset,
+    dataset: ImageDataset | CachedImageDataset,
     batches: SeededBatches,
     workers: int,
     pin_memory: bool,
 ) -> DataLoader:
-    """DataLoader over ``batches``; workers persist across epochs when there are any."""
-    return DataLoader(
-        SeededDataset(dataset),
-        batch_sampler=batches,
-        collate_fn=collate,
+    """DataLoader over ``batches``; workers persist across epochs when there are any. A
+    :class:`CachedImageDataset` is asked for whole batches, an :class:`ImageDataset` for one
+    image at a time (decoded under the image's seed, then collated)."""
+    loader = partial(
+        DataLoader,
         num_workers=workers,
         pin_memory=pin_memory,
         persistent_workers=workers > 0,
         worker_init_fn=_worker_init if workers > 0 else None,
         prefetch_factor=4 if workers > 0 else None,
     )
+    if isinstance(dataset, CachedImageDataset):
+        return loader(dataset, sampler=batches, batch_size=None, collate_fn=_as_is)
+    return loader(SeededDataset(dataset), batch_sampler=batches, collate_fn=collate)
+
+
+def _as_is(batch: object) -> object:
+    """The collate function of a dataset that returns whole :class:`Batch` values."""
+    return batch
 
 
 def iterate(loader: DataLoader) -> Iterator[Batch]:

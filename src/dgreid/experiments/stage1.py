@@ -20,15 +20,15 @@ from pathlib import Path
 from torch import nn
 
 from dgreid.config import Config
+from dgreid.data.image_cache import ImageCache
 from dgreid.data.sources import SourceSet
-from dgreid.engine import RunLabels, Trainer, TrainSettings
+from dgreid.engine import ImageStream, RunLabels, Trainer, TrainSettings
 from dgreid.engine.distributed import barrier, is_main_process
 from dgreid.errors import TrainingError
 from dgreid.experiments.settings import image_stream, train_settings
 from dgreid.methods import method_from_config
 from dgreid.methods.extractor import ExtractorMethod, extractor_feature
 from dgreid.models.backbone import pretrained_source
-from dgreid.structures import ImageRecord
 from dgreid.utils.io import atomic_torch_save
 from dgreid.utils.seed import seed_everything
 from dgreid.utils.torch_file import read_state_dict
@@ -80,6 +80,7 @@ def stage1_key(cfg: Config, domain: str, num_images: int, start: str) -> str:
         "extractor": cfg.model.extractor,
         "pretrained": cfg.model.pretrained,
         "id_loss": cfg.method.extractor_id_loss,
+        "tri": cfg.method.extractor_tri,
         "margin": cfg.method.margin,
         "epochs": cfg.method.stage1_epochs or cfg.train.epochs,
         "lr_steps": stage1_lr_steps(cfg),
@@ -96,9 +97,10 @@ def stage1_key(cfg: Config, domain: str, num_images: int, start: str) -> str:
 
 
 def train_extractors(
-    cfg: Config, sources: SourceSet, out_dir: Path, resume: bool
+    cfg: Config, sources: SourceSet, out_dir: Path, resume: bool, cache: ImageCache | None = None
 ) -> list[nn.Module]:
-    """Train (or reuse) one frozen extractor F_i per source domain, all from one start."""
+    """Train (or reuse) one frozen extractor F_i per source domain, all from one start; the
+    images are read from ``cache`` when there is one (the main run's, built once)."""
     if sources.num_domains < 3:  # refuse before stage 1 spends time on any extractor
         raise TrainingError(
             "episodic training needs at least 3 source domains (i, j, k distinct); "
@@ -115,7 +117,8 @@ def train_extractors(
         start = "pretrained"
     elif cfg.method.stage1_init == "shared":
         start = STAGE0
-        stage0 = _train_one(cfg, sources, sources.records, STAGE0, stage1_dir, "random", None, -1)
+        stream = image_stream(cfg, sources.records, cache)
+        stage0 = _train_one(cfg, sources, stream, STAGE0, stage1_dir, "random", None, -1)
         start_state = stage0.backbone.state_dict()
     else:
         start = "independent"
@@ -128,8 +131,8 @@ def train_extractors(
         )
     extractors: list[nn.Module] = []
     for d, summary in enumerate(sources.domains):
-        records = [r for r in sources.records if r.domain == d]
-        method = _train_one(cfg, sources, records, summary.name, stage1_dir, start, start_state, d)
+        stream = image_stream(cfg, [r for r in sources.records if r.domain == d], cache)
+        method = _train_one(cfg, sources, stream, summary.name, stage1_dir, start, start_state, d)
         extractors.append(extractor_feature(method, cfg.method.extractor_feature))
     return extractors
 
@@ -137,7 +140,7 @@ def train_extractors(
 def _train_one(
     cfg: Config,
     sources: SourceSet,
-    records: list[ImageRecord],
+    stream: ImageStream,
     name: str,
     stage1_dir: Path,
     start: str,
@@ -146,7 +149,7 @@ def _train_one(
 ) -> ExtractorMethod:
     """Train (or reuse) the extractor of one domain (``domain >= 0``) or stage 0 (``-1``, all
     sources' ids, as many iterations as an average domain's extractor)."""
-    key = stage1_key(cfg, name, len(records), start)
+    key = stage1_key(cfg, name, len(stream), start)
     folder = stage1_dir / f"{name.replace(':', '_')}-{key}"  # custom:NAME -> custom_NAME
     weights = folder / "extractor.pt"
     ext_cfg = dataclasses.replace(cfg, method=dataclasses.replace(cfg.method, name="extractor"))
@@ -156,7 +159,7 @@ def _train_one(
         num_pids, offset, iters = summary.num_pids, summary.pid_offset, 0
     else:
         num_pids, offset = sources.num_classes, 0
-        average = len(records) // max(sources.num_domains, 1)
+        average = len(stream) // max(sources.num_domains, 1)
         iters = cfg.train.iters_per_epoch or max(average // cfg.data.batch_size, 1)
     method = method_from_config(ext_cfg, num_classes=num_pids, num_domains=1, pid_offset=offset)
     assert isinstance(method, ExtractorMethod)
@@ -168,7 +171,7 @@ def _train_one(
         return method
     trainer = Trainer(
         method,
-        image_stream(cfg, records),
+        stream,
         folder,
         stage1_settings(cfg, iters),
         RunLabels(

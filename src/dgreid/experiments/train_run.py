@@ -17,6 +17,7 @@ from torch import nn
 from dgreid.config import Config
 from dgreid.data.check import require_readable
 from dgreid.data.datasets import build_dataset
+from dgreid.data.image_cache import ImageCache
 from dgreid.data.sources import SourceSet, merge_sources, summary_table
 from dgreid.deploy.model_file import make_meta, save_model_file
 from dgreid.engine import Trainer
@@ -26,7 +27,7 @@ from dgreid.engine.threads import set_training_threads
 from dgreid.evaluation.protocol import ProtocolResult
 from dgreid.experiments.evaluate import PeriodicEvaluation, evaluate_method
 from dgreid.experiments.rundir import prepare_run_dir
-from dgreid.experiments.settings import image_stream, run_labels, train_settings
+from dgreid.experiments.settings import image_cache, image_stream, run_labels, train_settings
 from dgreid.experiments.stage1 import train_extractors
 from dgreid.experiments.synthdata import ensure_synthetic_data
 from dgreid.methods import METHODS, method_from_config
@@ -60,6 +61,15 @@ def load_sources(cfg: Config, check_images: bool = True) -> SourceSet:
     if check_images:
         require_readable(sources.records, workers=cfg.data.workers, progress=False)
     return sources
+
+
+def prepare_images(cfg: Config, sources: SourceSet) -> ImageCache | None:
+    """Decode every source image once: into the cache ``data.cache`` asks for (which refuses
+    unreadable images as :func:`require_readable` does), or only to check it when there is none."""
+    cache = image_cache(cfg, sources.records, progress=is_main_process())
+    if cache is None:
+        require_readable(sources.records, workers=cfg.data.workers, progress=False)
+    return cache
 
 
 # ---------------------------------------------------------------- the run
@@ -113,10 +123,11 @@ def _train_and_evaluate(
 ) -> RunResult:
     threads, why = set_training_threads(cfg.train.threads, cfg.data.workers)
     log.info("torch CPU threads: %d (%s)", threads, why)
-    sources = load_sources(cfg)
+    sources = load_sources(cfg, check_images=False)
+    cache = prepare_images(cfg, sources)
     extractors = None
     if METHODS.get(cfg.method.name).needs_domain_extractors:
-        extractors = train_extractors(cfg, sources, out, resume)
+        extractors = train_extractors(cfg, sources, out, resume, cache)
     settings = train_settings(cfg)
     seed_everything(cfg.train.seed)  # initial weights depend on the seed alone, not on history
     method = build_method(cfg, sources, extractors, settings.total_iterations(len(sources.records)))
@@ -124,7 +135,7 @@ def _train_and_evaluate(
     periodic = PeriodicEvaluation(cfg, device) if settings.eval_every > 0 else None
     trainer = Trainer(
         method,
-        image_stream(cfg, sources.records),
+        image_stream(cfg, sources.records, cache),
         out,
         settings,
         run_labels(cfg, resume_hint or f"dgreid train {out / 'config.yaml'} --resume"),

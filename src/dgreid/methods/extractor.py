@@ -15,7 +15,8 @@ from dgreid.structures import Batch
 
 @METHODS.register("extractor")
 class ExtractorMethod(Method):
-    """F_i trained on one domain with batch-hard triplet loss (+ optional id CE head).
+    """F_i trained on one domain with batch-hard triplet loss (weight ``tri_weight``) plus an
+    optional id CE head (``id_loss``); at least one of the two must be on.
 
     ``num_classes`` is the number of identities of this domain and ``pid_offset`` the first of
     its global ids, so the optional head covers this domain only. After training, ``backbone``
@@ -35,8 +36,14 @@ class ExtractorMethod(Method):
         id_loss: bool = True,
         margin: float = 0.3,
         label_smooth: float = 0.1,
+        tri_weight: float = 1.0,
     ) -> None:
         super().__init__()
+        if tri_weight <= 0 and not id_loss:
+            raise TrainingError(
+                "extractor: no loss left (method.extractor_tri=0 and method.extractor_id_loss="
+                "false); keep the triplet, the id head, or both"
+            )
         self.backbone: Backbone = build_backbone(backbone, pretrained)
         width = self.backbone.out_features
         # BNNeck (common practice): the triplet loss sees the feature, the id head its
@@ -47,12 +54,13 @@ class ExtractorMethod(Method):
         self.pid_offset = pid_offset
         self.margin = margin
         self.label_smooth = label_smooth
+        self.tri_weight = tri_weight
 
     def train_step(self, batch: Batch, step: int) -> dict[str, torch.Tensor]:
         feats = self.backbone(batch.images)
         tri = batch_hard_triplet(feats, batch.pids, self.margin)
         out = {"tri": tri.detach()}
-        loss = tri
+        loss = self.tri_weight * tri
         if self.classifier is not None and self.neck is not None:
             labels = batch.pids - self.pid_offset
             if bool((labels < 0).any()) or bool((labels >= self.num_classes).any()):

@@ -150,6 +150,7 @@ def _extractor(cfg: Config, ctx: BuildContext) -> Method:
         pretrained=cfg.model.pretrained,
         pid_offset=ctx.pid_offset,
         id_loss=cfg.method.extractor_id_loss,
+        tri_weight=cfg.method.extractor_tri,
         margin=cfg.method.margin,
         label_smooth=cfg.method.label_smooth,
     )
