@@ -1,9 +1,12 @@
-"""The synthetic benchmark: determinism, protocol counts, layouts, manifest, reuse, CLI."""
+"""The synthetic benchmark: determinism, protocol counts, layouts, manifest, reuse, CLI, and
+the generator versions: version 1 byte-identical, version 2's shift families and switches."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
+import logging
 import re
 from dataclasses import replace
 from pathlib import Path
@@ -12,9 +15,25 @@ import numpy as np
 import pytest
 
 from dgreid.cli.main import main
-from dgreid.data.synth import DOMAINS, VERSION, ensure_benchmark, get_domain, render_benchmark
+from dgreid.config import Config, DataConfig
+from dgreid.data.synth import (
+    DOMAINS,
+    FAMILIES,
+    VERSION,
+    ensure_benchmark,
+    get_domain,
+    parse_shifts,
+    render_benchmark,
+)
+from dgreid.data.synth.domains import PALETTES, camera_styles, domain_levels, spec_levels
 from dgreid.data.synth.layouts import plan_domain
-from dgreid.errors import DgreidError
+from dgreid.data.synth.pixels import encode, render_shots
+from dgreid.data.synth.profiles import PROFILES
+from dgreid.data.synth.scenes import BACKGROUNDS
+from dgreid.data.synth.shifts import NEUTRAL, without
+from dgreid.data.synth.writer import build_manifest, levels_for
+from dgreid.errors import DatasetError, DgreidError, UnknownNameError
+from dgreid.experiments import synthdata
 
 SIZE = (32, 16)
 SCALE = 0.05
@@ -85,6 +104,10 @@ def test_manifest_contents(small_tree: tuple[Path, dict]) -> None:
     out, manifest = small_tree
     assert json.loads((out / "synth.json").read_text()) == manifest
     assert (manifest["version"], manifest["seed"], manifest["scale"]) == (VERSION, 3, SCALE)
+    assert VERSION == 2 and manifest["shifts"] == list(FAMILIES)
+    for info in manifest["domains"].values():
+        assert set(info["levels"]) == set(FAMILIES)
+        assert info["palette"] == info["levels"]["population"]["palette"]
     assert manifest["size"] == list(SIZE) and list(manifest["domains"]) == [d.name for d in SMALL]
     market = manifest["domains"]["synth-market"]
     assert market["ids"] == round(340 * SCALE) and market["cameras"] == 6
@@ -172,3 +195,196 @@ def test_cli_renders_and_previews(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert main(["synth", "--out", str(out), "--size", "big"]) == 1
     with pytest.raises(DgreidError, match="unknown synthetic domain"):
         get_domain("synth-nope")
+
+
+# ------------------------------------------------------------------ generator versions
+
+#: sha256 of the raw pixels (before encoding) of version 1 at seed 0, 128x64: per domain, the
+#: first two shots of camera 0 then the first of camera 1. Recorded with the original generator
+#: (commit 2f9d68a) before version 2 existed; version 1 must render them forever.
+V1_PIXELS = {
+    "synth-market": "8e77168d349ed40dc9e1e7787a4b0387dd29d43a8ee76ccc72326c1b261031a6",
+    "synth-duke": "ac3969c4e74f0225be8a80a256e571373011e8ceb20123c129bb81691584fd51",
+    "synth-cuhk02": "81415d8b7dae1fae119797091c0e8b71232959998beff4623dcbd7e6cc122b6b",
+    "synth-cuhk03": "35ac2c8f3da2f3335fef1d5a708a930a17b50ac5ed69f451319dd3a5b8d98da0",
+    "synth-grid": "604b4dd59011a220cee8065b5972870cbf496a575deecb7f5bd9f0b3b2518e95",
+    "synth-ilids": "41f911c0ce2fc01b94da5dbd79182fa51faf65527ffd29c162e90edfcab037ff",
+    "synth-prid": "8b7b53b68b727f19fe9865d46184c9e50d2a2c20057aaaded2e2d63dc3fbde16",
+    "synth-viper": "2496205a3a51b84bced494b4b559c3db94b05f23eb863e5a8021a037037d318c",
+}
+#: The same generator's SMALL tree at seed 3: VIPeR's BMP files (no compressor involved) and
+#: synth.json, byte for byte.
+V1_SMALL_VIPER = "959641a97804e0feed6a56d1a691667fa6d5ee821ffa9ad188b3cc86581d1697"
+V1_SMALL_MANIFEST = "3c5a815812f84728b5f22fa2c28261b0ca1c7d24add58270cca80d5ef97d415a"
+
+
+def first_shots(
+    spec: object, shifts: tuple[str, ...] | None, size: tuple[int, int] = (128, 64)
+) -> np.ndarray:
+    """Pixels of a domain's first two shots of camera 0 and first of camera 1 (None = v1)."""
+    assert isinstance(spec, type(DOMAINS[0]))
+    levels = None if shifts is None else levels_for(spec, 2, shifts)
+    styles = camera_styles(spec, 0, levels)
+    shots = plan_domain(spec, 0, 1.0, levels).shots
+    out = []
+    for cam, n in ((0, 2), (1, 1)):
+        picked = [s for s in shots if s.cam == cam][:n]
+        out.append(render_shots(spec, styles[cam], picked, 0, size, levels))
+    return np.concatenate(out)
+
+
+@pytest.mark.parametrize("spec", DOMAINS, ids=[d.name for d in DOMAINS])
+def test_version_1_renders_the_recorded_pixels(spec: object) -> None:
+    pixels = first_shots(spec, None)
+    assert hashlib.sha256(pixels.tobytes()).hexdigest() == V1_PIXELS[spec.name]  # type: ignore[attr-defined]
+
+
+def test_version_1_tree_and_manifest_are_the_original(tmp_path: Path) -> None:
+    manifest = render_benchmark(tmp_path, 3, SCALE, SIZE, SMALL, progress=False, version=1)
+    assert tree_hash(tmp_path / "synth-viper") == V1_SMALL_VIPER
+    assert hashlib.sha256((tmp_path / "synth.json").read_bytes()).hexdigest() == V1_SMALL_MANIFEST
+    assert manifest["version"] == 1 and "shifts" not in manifest
+    assert "levels" not in manifest["domains"]["synth-market"]
+
+
+def test_version_2_is_deterministic_across_worker_counts(tmp_path: Path) -> None:
+    doms = [SMALL[4], SMALL[7]]  # GRID (capture resolution below the output) and VIPeR
+    one = render_benchmark(tmp_path / "a", 5, SCALE, (128, 64), doms, False, workers=1)
+    two = render_benchmark(tmp_path / "b", 5, SCALE, (128, 64), doms, False, workers=2)
+    assert one == two and tree_hash(tmp_path / "a") == tree_hash(tmp_path / "b")
+    assert one["version"] == 2
+
+
+def test_unknown_versions_and_shift_names_list_the_valid_ones() -> None:
+    with pytest.raises(UnknownNameError, match="viewpont.*valid: photometric, viewpoint, geo"):
+        parse_shifts("viewpont,geometry")
+    with pytest.raises(DgreidError, match="version 3 does not exist; valid: 1, 2"):
+        parse_shifts(None, 3)
+    with pytest.raises(DgreidError, match="version 1 has no shift switches"):
+        parse_shifts(["viewpoint"], 1)
+    assert parse_shifts(None, 1) == () and parse_shifts("all", 1) == ()
+    assert parse_shifts("geometry, Viewpoint") == ("viewpoint", "geometry")  # canonical order
+    assert parse_shifts("none") == () and parse_shifts(None) == FAMILIES
+    assert without(FAMILIES, ["photometric"]) == FAMILIES[1:]
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_a_family_switched_off_is_neutral_in_every_domain(family: str) -> None:
+    on = [getattr(domain_levels(d, FAMILIES), family) for d in DOMAINS]
+    assert len(set(on)) > 1, f"{family}: the domains should differ while it is on"
+    off = [getattr(domain_levels(d, without(FAMILIES, [family])), family) for d in DOMAINS]
+    assert set(off) == {getattr(NEUTRAL, family)}
+    for other in FAMILIES:  # the other families keep each domain's own level
+        if other != family:
+            levels = [domain_levels(d, without(FAMILIES, [family])) for d in DOMAINS]
+            assert [getattr(lv, other) for lv in levels] == [
+                getattr(spec_levels(d), other) for d in DOMAINS
+            ]
+    specs = list(DOMAINS)
+    plans = [plan_domain(d, 0, SCALE) for d in specs]
+    manifest = build_manifest(specs, plans, 0, SCALE, SIZE, 2, without(FAMILIES, [family]))
+    recorded = [info["levels"][family] for info in manifest["domains"].values()]
+    assert all(r == recorded[0] for r in recorded)
+    assert manifest["shifts"] == [f for f in FAMILIES if f != family]
+
+
+@functools.cache
+def encoded_shots(name: str, shifts: tuple[str, ...], n: int = 200) -> tuple[bytes, ...]:
+    """File bytes of a domain's first ``n`` shots of camera 0, version 2, 32x16."""
+    spec = get_domain(name)
+    levels = levels_for(spec, 2, shifts)
+    style = camera_styles(spec, 0, levels)[0]
+    shots = [s for s in plan_domain(spec, 0, 1.0, levels).shots if s.cam == 0][:n]
+    pixels = render_shots(spec, style, shots, 0, SIZE, levels)
+    return tuple(encode(px, Path(s.path).suffix, style.jpeg) for s, px in zip(shots, pixels))
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_each_switch_changes_the_images_of_the_domains_it_shifts(family: str) -> None:
+    shifted = []
+    for spec in DOMAINS:
+        on = encoded_shots(spec.name, FAMILIES)
+        off = encoded_shots(spec.name, without(FAMILIES, [family]))
+        own = getattr(spec_levels(spec), family) != getattr(NEUTRAL, family)
+        assert (on != off) == own, (family, spec.name)
+        shifted.append(own)
+    assert any(shifted)
+
+
+def test_profiles_are_valid_levels() -> None:
+    assert set(PROFILES) == {d.name for d in DOMAINS}
+    for spec in DOMAINS:
+        lv = spec_levels(spec)
+        for probs in (
+            lv.population.hair,
+            lv.population.pattern,
+            lv.population.bag,
+            lv.viewpoint.poses,
+            lv.occlusion.kinds,
+            *lv.viewpoint.cameras,
+        ):
+            assert abs(sum(probs) - 1) < 1e-9, (spec.name, probs)
+        assert len(lv.population.bag) == 5 and lv.population.palette in PALETTES
+        assert lv.background.scene in BACKGROUNDS
+        views = [s.view_probs for s in camera_styles(spec, 0, lv)]
+        assert all(abs(sum(v) - 1) < 1e-3 for v in views)
+    assert DataConfig().synth_version == VERSION  # the config's default follows the generator
+
+
+def test_ensure_benchmark_renders_over_another_generator(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    doms = [SMALL[7]]
+    ensure_benchmark(tmp_path, 0, SCALE, SIZE, doms, progress=False, version=1)
+    with caplog.at_level(logging.WARNING):
+        found = ensure_benchmark(tmp_path, 0, SCALE, SIZE, doms, progress=False)
+    assert found["version"] == 2 and found["shifts"] == list(FAMILIES)
+    assert "holds the synthetic benchmark version 1; rendering version 2" in caplog.text
+    again = ensure_benchmark(tmp_path, 0, SCALE, SIZE, doms, False, shifts=["viewpoint"])
+    assert again["shifts"] == ["viewpoint"]
+
+
+def test_a_config_refuses_a_root_of_another_generator(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    names = {"sources": ["synth-viper"], "targets": ["synth-viper"]}
+    render_benchmark(tmp_path / "v1", 0, SCALE, SIZE, [SMALL[7]], progress=False, version=1)
+    render_benchmark(tmp_path / "v2", 0, SCALE, SIZE, [SMALL[7]], False, shifts="none")
+
+    def no_render(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a rendered root is never rendered over")
+
+    monkeypatch.setattr(synthdata, "ensure_benchmark", no_render)
+    with pytest.raises(DatasetError, match=r"version 1, but the config asks for version 2 "):
+        synthdata.ensure_synthetic_data(Config(DataConfig(root=str(tmp_path / "v1"), **names)))
+    synthdata.ensure_synthetic_data(
+        Config(DataConfig(root=str(tmp_path / "v1"), synth_version=1, **names))
+    )
+    with pytest.raises(DatasetError, match=r"with shifts none, .*--version 2 --shifts photo"):
+        synthdata.ensure_synthetic_data(Config(DataConfig(root=str(tmp_path / "v2"), **names)))
+    synthdata.ensure_synthetic_data(
+        Config(DataConfig(root=str(tmp_path / "v2"), synth_shifts=["none"], **names))
+    )
+
+
+def test_cli_switches(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    base = ["synth", "--scale", "0.02", "--size", "32x16", "--quiet", "--domains", "synth-duke"]
+    assert main([*base, "--out", str(tmp_path / "a"), "--no-shift", "photometric"]) == 0
+    manifest = json.loads((tmp_path / "a" / "synth.json").read_text())
+    assert manifest["version"] == 2 and manifest["shifts"] == list(FAMILIES[1:])
+    assert "generator: version 2 with shifts viewpoint, geometry" in capsys.readouterr().out
+    assert main([*base, "--out", str(tmp_path / "b"), "--shifts", "occlusion,background"]) == 0
+    assert json.loads((tmp_path / "b" / "synth.json").read_text())["shifts"] == [
+        "occlusion",
+        "background",
+    ]
+    assert main([*base, "--out", str(tmp_path / "c"), "--version", "1"]) == 0
+    assert json.loads((tmp_path / "c" / "synth.json").read_text())["version"] == 1
+    capsys.readouterr()
+    assert main([*base, "--out", str(tmp_path / "d"), "--shifts", "pose"]) == 1
+    assert "valid: photometric, viewpoint, geometry" in capsys.readouterr().err
+    assert main([*base, "--out", str(tmp_path / "e"), "--version", "1", "--no-shift", "x"]) == 1
+    assert (
+        main([*base, "--out", str(tmp_path / "f"), "--version", "1", "--shifts", "geometry"]) == 1
+    )
+    assert "version 1 has no shift switches" in capsys.readouterr().err

@@ -31,6 +31,11 @@ class DataConfig:
     cache_budget_mb: int = 2048
     #: fraction of each source's identities held out for a source-domain test (0 = use all).
     source_holdout: float = 0.0
+    #: synthetic data only: the generator version data.root must hold (dgreid synth --version;
+    #: 2 = dgreid.data.synth.VERSION) and version 2's switched-on shift families ("all",
+    #: "none" or names such as [viewpoint, geometry]); another root is an error, not re-used
+    synth_version: int = 2
+    synth_shifts: list[str] = field(default_factory=lambda: ["all"])
 
 
 @dataclass

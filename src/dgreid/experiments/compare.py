@@ -79,7 +79,7 @@ def train_all(spec: CompareSpec, extra: list[str]) -> dict[str, list[Path]]:
     out = Path(spec.output_dir)
     first = next(iter(spec.methods))
     cfg0 = spec.run_config(first, spec.seeds[0], extra)
-    ensure_synthetic_data(cfg0.data.root, [*cfg0.data.sources, *cfg0.data.targets])
+    ensure_synthetic_data(cfg0)
     out.mkdir(parents=True, exist_ok=True)
     splits = _shared_splits(cfg0, out)
     shared = [f"eval.splits_file={splits}", f"method.stage1_dir={out / 'stage1'}", *extra]

@@ -22,6 +22,7 @@ from torch import nn
 from dgreid.config import Config
 from dgreid.data.image_cache import ImageCache
 from dgreid.data.sources import SourceSet
+from dgreid.data.synth import read_manifest
 from dgreid.engine import ImageStream, RunLabels, Trainer, TrainSettings
 from dgreid.engine.distributed import barrier, is_main_process
 from dgreid.errors import TrainingError
@@ -93,6 +94,9 @@ def stage1_key(cfg: Config, domain: str, num_images: int, start: str) -> str:
         "num_instances": cfg.data.num_instances,
         "holdout": cfg.data.source_holdout,
     }
+    synth = read_manifest(cfg.data.root)
+    if synth is not None:  # a synthetic root rendered again (version, shifts, seed...) retrains
+        parts["synth"] = {k: synth.get(k) for k in ("version", "shifts", "seed", "scale", "size")}
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:12]
 
 

@@ -53,7 +53,7 @@ class RunResult:
 def load_sources(cfg: Config, check_images: bool = True) -> SourceSet:
     """Build and merge the source datasets, log their summary, refuse unreadable images."""
     if is_main_process():  # one renderer under torchrun; the other ranks wait for it
-        ensure_synthetic_data(cfg.data.root, [*cfg.data.sources, *cfg.data.targets])
+        ensure_synthetic_data(cfg)
     barrier()
     datasets = [build_dataset(name, cfg.data.root) for name in cfg.data.sources]
     sources = merge_sources(datasets, holdout=cfg.data.source_holdout, seed=cfg.eval.split_seed)

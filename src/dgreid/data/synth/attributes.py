@@ -3,6 +3,8 @@
 An identity is a seeded set of appearance attributes (garments, patterns, hair, skin, bag, body
 shape). Colours come from a per-domain :class:`Palette`, so domains dress differently, while the
 pattern and shape attributes follow one distribution everywhere: those are the cues that transfer.
+In version 2 the shape prior too is the domain's (its :class:`~dgreid.data.synth.shifts.Population`)
+and per-image variation is drawn from the domain's levels (:func:`sample_view_v2`).
 """
 
 from __future__ import annotations
@@ -11,9 +13,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from dgreid.data.synth.shifts import Population, ShiftLevels
+
 # Part labels of the label map drawn by ``render``; each identity has one colour per part.
 BG, SKIN, HAIR, UPPER, UPPER2, LOWER, LOWER2, SHOES, BAG, LOGO, CAP, OCCLUDER = range(12)
 N_PARTS = 12
+OCC2, OCC3 = 12, 13  # version 2's occluders: second colour, skin of a passer-by
 
 #: Named garment colours (sRGB 0..255).
 COLOURS: dict[str, tuple[int, int, int]] = {
@@ -47,7 +52,7 @@ SHOE_COLOURS = ["black", "white", "brown", "grey", "navy", "red"]
 HAIR_SHORT, HAIR_LONG, HAIR_CAP, HAIR_BUZZ = range(4)
 PAT_PLAIN, PAT_HSTRIPES, PAT_CHECKS, PAT_YOKE, PAT_JACKET, PAT_VSTRIPES = range(6)
 LOW_TROUSERS, LOW_SHORTS, LOW_SKIRT = range(3)
-BAG_NONE, BAG_BACKPACK, BAG_SHOULDER, BAG_HAND = range(4)
+BAG_NONE, BAG_BACKPACK, BAG_SHOULDER, BAG_HAND, BAG_CASE = range(5)  # case: version 2
 VIEW_FRONT, VIEW_BACK, VIEW_SIDE = range(3)
 
 
@@ -95,10 +100,17 @@ class Identity:
     logo_size: float
     bag: int
     bag_side: int
+    back_print: int = -1  # version 2: shape of a print on the back, -1 = none
 
 
-def sample_identity(rng: np.random.Generator, palette: Palette) -> Identity:
-    """Draw one identity from the shared shape prior and the domain's colour ``palette``."""
+#: Version 1's shape prior, the same in every domain (its palette name is not read).
+V1_POPULATION = Population(palette="", bag=(0.35, 0.3, 0.2, 0.15), back_print=0.0)
+
+
+def sample_identity(
+    rng: np.random.Generator, palette: Palette, population: Population = V1_POPULATION
+) -> Identity:
+    """Draw one identity from the shape prior ``population`` and the colour ``palette``."""
     col = np.zeros((N_PARTS, 3), np.float32)
     col[SKIN] = jitter(rng, SKINS[rng.integers(len(SKINS))].astype(np.float64), 0.05)
     col[HAIR] = jitter(rng, HAIRS[rng.integers(len(HAIRS))].astype(np.float64), 0.1)
@@ -117,20 +129,22 @@ def sample_identity(rng: np.random.Generator, palette: Palette) -> Identity:
     lower = (
         LOW_SKIRT if u < palette.skirt else LOW_SHORTS if u < palette.skirt + palette.shorts else 0
     )
+    pop = population
     return Identity(
         colours=col,
-        height=float(rng.uniform(0.86, 1.0)),
-        width=float(rng.uniform(0.82, 1.22)),
-        hair=int(rng.choice(4, p=[0.45, 0.3, 0.15, 0.1])),
-        pattern=int(rng.choice(6, p=[0.3, 0.16, 0.14, 0.14, 0.14, 0.12])),
+        height=float(rng.uniform(*pop.height)),
+        width=float(rng.uniform(*pop.width)),
+        hair=int(rng.choice(len(pop.hair), p=pop.hair)),
+        pattern=int(rng.choice(len(pop.pattern), p=pop.pattern)),
         period=float(rng.uniform(0.035, 0.07)),
         sleeve=float(rng.uniform(0.3, 0.45) if short else rng.uniform(0.9, 1.0)),
         lower=lower,
         side_stripe=bool(rng.random() < 0.2),
-        logo=int(rng.integers(3)) if rng.random() < 0.4 else -1,
+        logo=int(rng.integers(3)) if rng.random() < pop.logo else -1,
         logo_size=float(rng.uniform(0.03, 0.055)),
-        bag=int(rng.choice(4, p=[0.35, 0.3, 0.2, 0.15])),
+        bag=int(rng.choice(len(pop.bag), p=pop.bag)),
         bag_side=1 if rng.random() < 0.5 else -1,
+        back_print=int(rng.integers(3)) if rng.random() < pop.back_print else -1,
     )
 
 
@@ -158,7 +172,13 @@ class View:
     occ_pos: float
     occ_size: float
     occ_colour: tuple[float, float, float]
-    bg: tuple[float, ...]  # background randoms (see styles.background)
+    bg: tuple[float, ...]  # background randoms (see scenes)
+    # Version 2 only (version 1 leaves the defaults, which draw nothing new):
+    aspect: float = 1.0  # horizontal stretch of the crop
+    pose: int = 0  # arms: 0 swinging, 1 phone at the ear, 2 hands in pockets
+    occ_shape: float = 0.0  # occluder variety (car or luggage, sign on a pole, ...)
+    occ_colour2: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    occ_skin: tuple[float, float, float] = (0.0, 0.0, 0.0)
 
 
 def sample_view(
@@ -187,3 +207,55 @@ def sample_view(
         occ_colour=tuple(float(c) for c in rng.uniform(0.05, 0.8, 3)),  # type: ignore[arg-type]
         bg=tuple(float(c) for c in rng.random(8)),
     )
+
+
+#: Per-image randoms of version 2, in a fixed layout so that each family's values come from
+#: the same draws whatever the levels (a switch changes only its family): see sample_view_v2.
+N_VIEW_RANDOMS = 24
+
+
+def sample_view_v2(
+    rng: np.random.Generator, view: int, facing: int, levels: ShiftLevels, n_bg: int
+) -> View:
+    """Version 2's per-image variation, drawn from the domain's ``levels``; ``n_bg`` randoms
+    for the scene (``scenes.N_RANDOMS``)."""
+    r = [float(x) for x in rng.random(N_VIEW_RANDOMS + n_bg)]
+    geo, vp, occ = levels.geometry, levels.viewpoint, levels.occlusion
+    s = _lerp(geo.scale, r[0])
+    return View(
+        view=view,
+        facing=facing,
+        phase=(2 * r[4] - 1) * _lerp(vp.stride, r[5]),
+        cx=0.5 + (2 * r[1] - 1) * geo.jitter,
+        top=(1 - s) * 0.5 + geo.shift + (2 * r[2] - 1) * geo.jitter * 0.6,
+        scale=s,
+        light=0.9 + 0.2 * r[7],
+        occluder=1 + _index(occ.kinds, r[9]) if r[8] < occ.rate else 0,
+        occ_pos=r[10],
+        occ_size=_lerp(occ.size, r[11]),
+        occ_colour=_rgb(r[12:15]),
+        bg=tuple(r[N_VIEW_RANDOMS:]),
+        aspect=_lerp(geo.aspect, r[3]),
+        pose=_index(vp.poses, r[6]),
+        occ_shape=r[15],
+        occ_colour2=_rgb(r[16:19]),
+        occ_skin=tuple(float(c) / 255 for c in SKINS[int(r[19] * len(SKINS))]),  # type: ignore[arg-type]
+    )
+
+
+def _lerp(bounds: tuple[float, float], u: float) -> float:
+    return bounds[0] + (bounds[1] - bounds[0]) * u
+
+
+def _index(probs: tuple[float, ...], u: float) -> int:
+    """The category of uniform ``u`` under ``probs`` (need not sum exactly to 1)."""
+    total, acc = sum(probs), 0.0
+    for i, p in enumerate(probs):
+        acc += p / total
+        if u < acc:
+            return i
+    return len(probs) - 1
+
+
+def _rgb(u: list[float]) -> tuple[float, float, float]:
+    return (0.05 + 0.75 * u[0], 0.05 + 0.75 * u[1], 0.05 + 0.75 * u[2])

@@ -3,16 +3,20 @@
 Sources span moderate shifts (street/campus backgrounds, mild colour casts, some blur). Each
 target adds a shift no source has: GRID is dark, noisy and low-resolution; PRID has a strong
 colour cast between its two cameras; i-LIDS has heavy occlusion; VIPeR changes viewpoint
-between its cameras (front/back vs side) under varied light.
+between its cameras (front/back vs side) under varied light. Version 2 turns these values and
+``profiles.PROFILES`` into each domain's level of every shift family (:func:`domain_levels`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from dgreid.data.synth.attributes import Palette
+from dgreid.data.synth.profiles import PROFILES, Profile
+from dgreid.data.synth.shifts import RGB, Photometric, Resolution, ShiftLevels, Viewpoint
 from dgreid.data.synth.styles import CameraStyle
 from dgreid.errors import DgreidError
 
@@ -83,7 +87,10 @@ PALETTES: dict[str, Palette] = {
         shorts=0.25,
         skirt=0.15,
     ),
-}
+    # Version 2's population switched off: every named colour equally likely.
+    "neutral": Palette("neutral", upper={}, lower={}, short_sleeve=0.35, shorts=0.15, skirt=0.1,
+                       rest=1.0),
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -167,8 +174,35 @@ def get_domain(name: str) -> DomainSpec:
     )
 
 
-def camera_styles(spec: DomainSpec, seed: int) -> list[CameraStyle]:
-    """The seeded style of each camera of ``spec``."""
+def spec_levels(spec: DomainSpec) -> ShiftLevels:
+    """The domain's own level of every family: version 1's per-domain values, plus
+    :data:`~dgreid.data.synth.profiles.PROFILES` for what version 1 did not vary."""
+    st, prof = spec.style, PROFILES.get(spec.name, Profile())
+    return ShiftLevels(
+        photometric=Photometric(
+            st.gain, st.cast, st.wb, st.saturation, st.contrast, st.gamma, st.haze, st.noise
+        ),
+        viewpoint=replace(prof.viewpoint, cameras=st.views) if st.views else prof.viewpoint,
+        geometry=replace(prof.geometry, scale=spec.scale, jitter=spec.jitter),
+        occlusion=replace(prof.occlusion, rate=spec.occlusion, size=spec.occ_size),
+        background=replace(prof.background, scene=st.background),
+        resolution=Resolution(st.res, st.blur, st.jpeg),
+        population=replace(prof.population, palette=spec.palette),
+    )
+
+
+def domain_levels(spec: DomainSpec, shifts: Iterable[str]) -> ShiftLevels:
+    """``spec``'s levels with the families not in ``shifts`` at the neutral level."""
+    return spec_levels(spec).only(shifts)
+
+
+def camera_styles(
+    spec: DomainSpec, seed: int, levels: ShiftLevels | None = None
+) -> list[CameraStyle]:
+    """The seeded style of each camera of ``spec``: version 1's (``levels`` None) or drawn from
+    version 2's ``levels``."""
+    if levels is not None:
+        return [_camera_style(spec.code, seed, cam, levels) for cam in range(spec.cameras)]
     st = spec.style
     out = []
     for cam in range(spec.cameras):
@@ -191,3 +225,44 @@ def camera_styles(spec: DomainSpec, seed: int) -> list[CameraStyle]:
             )
         )
     return out
+
+
+def _uniform(rng: np.random.Generator, bounds: tuple[float, float]) -> float:
+    return round(float(rng.uniform(*bounds)), 4)
+
+
+def _camera_style(code: int, seed: int, cam: int, lv: ShiftLevels) -> CameraStyle:
+    """Version 2: each family draws from its own stream, so a switch changes only its family."""
+    ph, rs = lv.photometric, lv.resolution
+    rng = np.random.default_rng([seed, code, 3, cam])
+    cast = 1 + rng.uniform(-ph.cast, ph.cast, 3)
+    wb = ph.wb[cam % len(ph.wb)] if ph.wb else tuple(float(c) for c in cast)
+    photo = {
+        "gain": _uniform(rng, ph.gain),
+        "wb": tuple(round(float(c), 4) for c in wb),
+        "saturation": _uniform(rng, ph.saturation),
+        "contrast": _uniform(rng, ph.contrast),
+        "gamma": _uniform(rng, ph.gamma),
+        "haze": _uniform(rng, ph.haze),
+        "noise": _uniform(rng, ph.noise),
+    }
+    res_rng = np.random.default_rng([seed, code, 6, cam])
+    return CameraStyle(
+        **photo,  # type: ignore[arg-type]
+        res=_uniform(res_rng, rs.res),
+        blur=int(res_rng.integers(rs.blur[0], rs.blur[1] + 1)),
+        jpeg=int(res_rng.integers(rs.jpeg[0], rs.jpeg[1] + 1)),
+        background=lv.background.scene,
+        view_probs=_camera_views(lv.viewpoint, cam, np.random.default_rng([seed, code, 7, cam])),
+    )
+
+
+def _camera_views(vp: Viewpoint, cam: int, rng: np.random.Generator) -> RGB:
+    """A camera's front/back/side prior: explicit, or the domain's mean moved by ``spread``
+    toward a random prior of the camera's own."""
+    own = rng.dirichlet((1.0, 1.0, 1.0))
+    if vp.cameras:
+        return vp.cameras[cam % len(vp.cameras)]
+    p = (1 - vp.spread) * np.asarray(vp.views) + vp.spread * own
+    p = p / p.sum()
+    return round(float(p[0]), 4), round(float(p[1]), 4), round(float(p[2]), 4)

@@ -14,6 +14,7 @@ import numpy as np
 
 from dgreid.data.synth.attributes import VIEW_BACK, VIEW_FRONT, VIEW_SIDE
 from dgreid.data.synth.domains import DomainSpec, camera_styles
+from dgreid.data.synth.shifts import ShiftLevels
 
 
 @dataclass(frozen=True)
@@ -44,9 +45,12 @@ def n_ids_at_scale(spec: DomainSpec, scale: float) -> int:
     return max(4, int(round(spec.n_ids * scale))) if spec.role == "source" else spec.n_ids
 
 
-def plan_domain(spec: DomainSpec, seed: int, scale: float) -> Plan:
-    """The file plan of ``spec`` for ``seed`` and ``scale``."""
-    views = [s.view_probs for s in camera_styles(spec, seed)]
+def plan_domain(
+    spec: DomainSpec, seed: int, scale: float, levels: ShiftLevels | None = None
+) -> Plan:
+    """The file plan of ``spec`` for ``seed`` and ``scale``; views follow the cameras' priors
+    (version 2: drawn from the viewpoint level of ``levels``)."""
+    views = [s.view_probs for s in camera_styles(spec, seed, levels)]
 
     def shot(path: str, key: int, img: int, cam: int, pid: int) -> Shot:
         rng = np.random.default_rng([seed, spec.code, 1, key, img])

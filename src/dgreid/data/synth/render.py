@@ -70,7 +70,8 @@ def draw_people(
     s = _col([p.height * vw.scale for p, vw in zip(people, views)]) * F(height)
     top = _col([vw.top + vw.scale * (1 - p.height) for p, vw in zip(people, views)]) * F(height)
     cx = _col([vw.cx for vw in views]) * F(width)
-    u = ((np.arange(width, dtype=F) + F(0.5))[None, None, :] - cx) / s
+    s_u = s * _col([vw.aspect for vw in views])  # exactly ``s`` at version 1's aspect 1
+    u = ((np.arange(width, dtype=F) + F(0.5))[None, None, :] - cx) / s_u
     v = ((np.arange(height, dtype=F) + F(0.5))[None, :, None] - top) / s
     view = np.array([vw.view for vw in views]).reshape(-1, 1, 1)
     front, back, side = view == A.VIEW_FRONT, view == A.VIEW_BACK, view == A.VIEW_SIDE
@@ -97,6 +98,7 @@ def draw_people(
     sin_a, cos_a = _sincos(swing)
     sleeve = _col([p.sleeve for p in people])
     arm_r2 = (F(0.03) * w) ** 2
+    pose = np.array([vw.pose for vw in views]).reshape(-1, 1, 1)
 
     def arm(sign: float, near: bool) -> tuple[np.ndarray, np.ndarray]:
         su = np.where(side, F(0), F(sign) * (half_top - F(0.028)))
@@ -106,6 +108,7 @@ def draw_people(
             F(sign) * (half_top + F(0.018) + F(0.012) * np.abs(phase)),
         )
         hand_v = np.where(side, F(0.2) + F(0.3) * cos_a, F(0.5))
+        hand_u, hand_v = _posed_hand(pose, side, half_top, sign, near, hand_u, hand_v)
         t, _, d2 = _capsule(uu, v, (su, F(0.2) + 0 * su), (hand_u, hand_v))
         return d2 <= arm_r2, t < sleeve
 
@@ -137,9 +140,28 @@ def draw_people(
     _draw_bags(people, f)
     _draw_pattern(people, lab, f)
     _draw_logo(people, f)
-    _draw_occluders(views, lab, height, width)
     shade = np.clip(F(1.12) - F(12) * u * u, F(0.68), F(1.12)) * (F(1.04) - F(0.14) * v)
     return lab, shade, u
+
+
+def _posed_hand(
+    pose: np.ndarray,
+    side: np.ndarray,
+    half_top: np.ndarray,
+    sign: float,
+    near: bool,
+    hand_u: np.ndarray,
+    hand_v: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Version 2's arm poses (``View.pose``): 1 raises the near right hand to the ear, 2 keeps
+    both hands still at the hips; pose 0 (version 1) returns the walking hand unchanged."""
+    if near and sign > 0:
+        phone = pose == 1
+        hand_u = np.where(phone, np.where(side, F(0.045), F(0.05)), hand_u)
+        hand_v = np.where(phone, F(0.1), hand_v)
+    still = pose == 2
+    hand_u = np.where(still, np.where(side, F(0.01), F(sign) * (half_top + F(0.006))), hand_u)
+    return hand_u, np.where(still, F(0.47), hand_v)
 
 
 def _sincos(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -219,6 +241,12 @@ def _draw_bags(people: Sequence[Identity], f: _Frame) -> None:
     hand_u = np.where(side, F(0.03), bag_side * (half_top + F(0.035)))
     hand = (np.abs(uu - hand_u) <= F(0.04)) & (v >= F(0.5)) & (v <= F(0.64))
     paint(hand & (bag == A.BAG_HAND) & visible, A.BAG)
+    if (bag == A.BAG_CASE).any():  # version 2: a trolley case beside (or pulled behind) them
+        case_u = np.where(side, F(-0.17), bag_side * (half_bot + F(0.11)))
+        case = (np.abs(uu - case_u) <= F(0.055)) & (v >= F(0.74)) & (v <= F(0.98))
+        handle_u = case_u + F(0.04) * np.where(side, F(1), -bag_side)
+        handle = (np.abs(uu - handle_u) <= F(0.01)) & (v >= F(0.56)) & (v < F(0.74))
+        paint((case | handle) & (bag == A.BAG_CASE), A.BAG)
     straps = (np.abs(np.abs(uu) - F(0.055) * w) <= F(0.011)) & (v >= F(0.17)) & (v <= F(0.36))
     paint(straps & (bag == A.BAG_BACKPACK) & front, A.BAG)
 
@@ -247,21 +275,10 @@ def _draw_logo(people: Sequence[Identity], f: _Frame) -> None:
     diamond = (du + dv) <= r * F(1.2)
     mask = ((shape == 0) & circle) | ((shape == 1) & square) | ((shape == 2) & diamond)
     paint(mask & front, A.LOGO)
-
-
-def _draw_occluders(views: Sequence[View], lab: np.ndarray, height: int, width: int) -> None:
-    """Occluders in pixel coordinates: luggage from below, a passer-by at a side, a pole."""
-    yy = np.arange(height, dtype=F)[:, None] / F(height)
-    xx = np.arange(width, dtype=F)[None, :] / F(width)
-    for i, vw in enumerate(views):
-        if vw.occluder == 0:
-            continue
-        size, pos = F(vw.occ_size), F(vw.occ_pos)
-        if vw.occluder == 1:
-            m = (yy >= F(1) - size) & (np.abs(xx - pos) <= F(0.25) + size * F(0.5))
-        elif vw.occluder == 2:
-            m = (xx <= size * F(0.9)) if pos < 0.5 else (xx >= F(1) - size * F(0.9))
-            m = m & (yy >= F(0.08) + pos * F(0.1))
-        else:
-            m = (np.abs(xx - pos) <= F(0.03) + size * F(0.08)) & (yy >= F(0))
-        np.copyto(lab[i], np.int8(A.OCCLUDER), where=m)
+    prints = np.array([p.back_print for p in people]).reshape(-1, 1, 1)
+    if (prints >= 0).any():  # version 2: a print on the back, seen only from behind
+        band = (du <= F(0.075)) & (dv <= F(0.028))
+        disc = (du * du + dv * dv) <= F(0.06 * 0.06)
+        block = (du <= F(0.06)) & (np.abs(v - F(0.33)) <= F(0.07))
+        mask = ((prints == 0) & band) | ((prints == 1) & disc) | ((prints == 2) & block)
+        paint(mask & f.back, A.LOGO)

@@ -1,8 +1,9 @@
 """Camera styles: background family, illumination, white balance, tone, blur, noise, resolution.
 
 A :class:`CameraStyle` is what differs between two cameras (and, more strongly, two domains);
-``finish`` applies it to a batch of rendered people. All pixel arithmetic is elementwise or a
-fixed-order sum of shifted copies, so results are the same whatever the batch composition.
+``finish`` (version 1) and ``capture`` (version 2) apply it to a batch of rendered people. All
+pixel arithmetic is elementwise or a fixed-order sum of shifted copies, so results are the same
+whatever the batch composition.
 """
 
 from __future__ import annotations
@@ -15,21 +16,6 @@ import numpy as np
 from dgreid.data.synth.attributes import View
 
 F = np.float32
-
-#: Background families: upper colour, lower colour, vertical-structure amplitude, floor-tile
-#: amplitude, horizon (fraction of the height) -- each jittered per image.
-BACKGROUNDS: dict[
-    str, tuple[tuple[float, float, float], tuple[float, float, float], float, float, float]
-] = {
-    "street": ((0.62, 0.57, 0.5), (0.44, 0.44, 0.46), 0.28, 0.0, 0.62),
-    "campus": ((0.44, 0.52, 0.4), (0.74, 0.74, 0.76), 0.18, 0.05, 0.55),
-    "pavement": ((0.52, 0.54, 0.58), (0.62, 0.57, 0.5), 0.12, 0.1, 0.5),
-    "indoor": ((0.78, 0.74, 0.66), (0.5, 0.42, 0.35), 0.1, 0.12, 0.6),
-    "underground": ((0.36, 0.4, 0.34), (0.27, 0.27, 0.25), 0.2, 0.3, 0.55),
-    "airport": ((0.86, 0.86, 0.9), (0.62, 0.6, 0.58), 0.22, 0.08, 0.65),
-    "road": ((0.42, 0.5, 0.44), (0.38, 0.38, 0.4), 0.15, 0.0, 0.58),
-    "garden": ((0.36, 0.5, 0.3), (0.55, 0.5, 0.42), 0.3, 0.0, 0.6),
-}
 
 
 @dataclass(frozen=True)
@@ -51,32 +37,6 @@ class CameraStyle:
 
     def to_dict(self) -> dict[str, object]:
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self).items()}
-
-
-def background(views: Sequence[View], family: str, height: int, width: int) -> np.ndarray:
-    """(B, H, W, 3) float32 scene behind the people: two regions, vertical structures, tiles."""
-    top_c, bot_c, amp, tiles, horizon = BACKGROUNDS[family]
-    r = np.array([vw.bg for vw in views], dtype=F)  # (B, 8) per-image randoms
-    b = len(views)
-    yy = (np.arange(height, dtype=F) + F(0.5))[None, :, None] / F(height)
-    xx = (np.arange(width, dtype=F) + F(0.5))[None, None, :] / F(width)
-    hor = (F(horizon) + (r[:, 0] - F(0.5)) * F(0.2)).reshape(b, 1, 1)
-    above = yy < hor
-    tint = F(0.8) + F(0.4) * r[:, 1:4]
-    top = np.asarray(top_c, F) * tint
-    bot = np.asarray(bot_c, F) * (F(0.85) + F(0.3) * r[:, 3:4])
-    rows = np.where(above[..., None], top[:, None, None, :], bot[:, None, None, :])
-    period = (F(0.2) + F(0.5) * r[:, 4]).reshape(b, 1, 1)
-    phase = r[:, 5].reshape(b, 1, 1)
-    bands = (((xx / period + phase) % F(1)) < F(0.4)).astype(F)
-    tile = ((((yy - hor) * F(14)) % F(1)) < F(0.12)).astype(F)
-    light = F(1) + F(amp) * (bands - F(0.4)) * above - F(tiles) * tile * ~above
-    out = rows * light[..., None]
-    # One large scene object (a door, a bench, a pillar) per image.
-    ox = r[:, 6].reshape(b, 1, 1)
-    obj = (np.abs(xx - ox) < F(0.12)) & (yy > hor - F(0.25)) & (yy < hor + F(0.05))
-    shade = (F(0.55) + F(0.6) * r[:, 7]).reshape(b, 1, 1, 1)
-    return np.where(obj[..., None], out * shade, out)
 
 
 def _binomial_blur(img: np.ndarray, passes: int) -> np.ndarray:
@@ -107,23 +67,74 @@ def _low_res(img: np.ndarray, factor: float) -> np.ndarray:
     return _binomial_blur(img[:, iy][:, :, ix], 1)
 
 
-def finish(
-    img: np.ndarray, style: CameraStyle, views: Sequence[View], noise: np.ndarray
-) -> np.ndarray:
-    """Apply camera ``style`` to (B, H, W, 3) float32 in 0..1; ``noise`` is N(0, 1) per pixel."""
-    h = img.shape[1]
-    k = h / 128.0
+def _tone(img: np.ndarray, style: CameraStyle, views: Sequence[View]) -> np.ndarray:
+    """Illumination, white balance, saturation, contrast and haze, clipped to 0..1."""
     light = np.array([vw.light for vw in views], F).reshape(-1, 1, 1, 1)
     img = img * (light * F(style.gain)) * np.asarray(style.wb, F)
     grey = (img[..., 0:1] + img[..., 1:2] + img[..., 2:3]) * F(1 / 3)
     img = grey + (img - grey) * F(style.saturation)
     img = (img - F(0.5)) * F(style.contrast) + F(0.5)
     img = img * F(1 - style.haze) + F(style.haze * 0.55)
-    img = np.clip(img, F(0), F(1))
+    return np.clip(img, F(0), F(1))
+
+
+def _gamma(img: np.ndarray, gamma: float) -> np.ndarray:
+    lut = np.array([(i / 1023.0) ** gamma for i in range(1024)], F)
+    return lut[(img * F(1023) + F(0.5)).astype(np.int32)]
+
+
+def _to_uint8(img: np.ndarray) -> np.ndarray:
+    return np.clip(img * F(255) + F(0.5), F(0), F(255)).astype(np.uint8)
+
+
+def finish(
+    img: np.ndarray, style: CameraStyle, views: Sequence[View], noise: np.ndarray
+) -> np.ndarray:
+    """Apply camera ``style`` to (B, H, W, 3) float32 in 0..1; ``noise`` is N(0, 1) per pixel."""
+    k = img.shape[1] / 128.0
+    img = _tone(img, style, views)
     if style.res * k > 1.2:
         img = _low_res(img, style.res * k)
     img = _binomial_blur(img, int(round(style.blur * k)))
-    lut = np.array([(i / 1023.0) ** style.gamma for i in range(1024)], F)
-    img = lut[(img * F(1023) + F(0.5)).astype(np.int32)]
-    img = img + noise * F(style.noise)
-    return np.clip(img * F(255) + F(0.5), F(0), F(255)).astype(np.uint8)
+    img = _gamma(img, style.gamma)
+    return _to_uint8(img + noise * F(style.noise))
+
+
+def capture_size(size: tuple[int, int], res: float) -> tuple[int, int]:
+    """Version 2: the (H, W) a camera of resolution factor ``res`` captures for output ``size``
+    (``res`` is given for a 128-pixel-high output)."""
+    h, w = size
+    factor = res * h / 128.0
+    if factor <= 1.0:
+        return size
+    hc = max(8, int(round(h / factor)))
+    return hc, max(4, int(round(w * hc / h)))
+
+
+def capture(
+    img: np.ndarray,
+    style: CameraStyle,
+    views: Sequence[View],
+    noise: np.ndarray,
+    size: tuple[int, int],
+) -> np.ndarray:
+    """Version 2: ``img`` rendered at :func:`capture_size` gets the camera's tone, optical blur
+    and gamma there, is upsampled (bilinear) to ``size``, then gets the noise; 8-bit out."""
+    img = _tone(img, style, views)
+    img = _binomial_blur(img, int(round(style.blur * img.shape[1] / 128.0)))
+    img = _gamma(img, style.gamma)
+    if img.shape[1:3] != size:
+        img = _resize_axis(_resize_axis(img, size[0], 1), size[1], 2)
+    return _to_uint8(img + noise * F(style.noise))
+
+
+def _resize_axis(img: np.ndarray, n_out: int, axis: int) -> np.ndarray:
+    """Bilinear resampling of ``axis`` to ``n_out`` samples (pixel centres aligned)."""
+    n_in = img.shape[axis]
+    src = np.clip((np.arange(n_out) + 0.5) * (n_in / n_out) - 0.5, 0, n_in - 1)
+    i0 = np.floor(src).astype(np.int64)
+    i1 = np.minimum(i0 + 1, n_in - 1)
+    shape = [1] * img.ndim
+    shape[axis] = n_out
+    frac = (src - i0).astype(F).reshape(shape)
+    return np.take(img, i0, axis=axis) * (F(1) - frac) + np.take(img, i1, axis=axis) * frac

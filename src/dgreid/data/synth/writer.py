@@ -8,8 +8,8 @@ always complete.
 
 from __future__ import annotations
 
-import io
 import json
+import logging
 import multiprocessing as mp
 import os
 import shutil
@@ -17,23 +17,19 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-from PIL import Image
-
-from dgreid.data.synth.attributes import Identity, View, sample_identity, sample_view
-from dgreid.data.synth.domains import DOMAINS, PALETTES, DomainSpec, camera_styles, get_domain
+from dgreid.data.synth.domains import DOMAINS, DomainSpec, camera_styles, domain_levels, get_domain
 from dgreid.data.synth.layouts import Plan, Shot, n_ids_at_scale, plan_domain
-from dgreid.data.synth.render import draw_people
-from dgreid.data.synth.styles import CameraStyle, background, finish
+from dgreid.data.synth.pixels import encode, render_shots
+from dgreid.data.synth.shifts import VERSION, ShiftLevels, check_version, parse_shifts
+from dgreid.data.synth.styles import CameraStyle
 from dgreid.errors import DgreidError
 from dgreid.utils.io import atomic_write_json
 from dgreid.utils.progress import progress_bar
 
-#: Bumped whenever what the generator renders changes (see docs/synthetic.md).
-VERSION = 1
+log = logging.getLogger(__name__)
+
 MANIFEST = "synth.json"
 CHUNK = 96
-_FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".bmp": "BMP"}
 _LOADER_CAMS = {"ilids": 1}  # i-LIDS camids are all 0; its camera styles are internal
 
 
@@ -45,60 +41,11 @@ class _Task:
     seed: int
     size: tuple[int, int]
     folder: str
-
-
-def render_shots(
-    spec: DomainSpec, style: CameraStyle, shots: Sequence[Shot], seed: int, size: tuple[int, int]
-) -> np.ndarray:
-    """(B, H, W, 3) uint8 pixels of ``shots`` (all from one camera ``style``) before encoding."""
-    h, w = size
-    people: dict[int, Identity] = {}
-    views: list[View] = []
-    noise = np.empty((len(shots), h, w, 3), np.float32)
-    for i, s in enumerate(shots):
-        if s.key not in people:
-            id_rng = np.random.default_rng([seed, spec.code, 0, s.key])
-            people[s.key] = sample_identity(id_rng, PALETTES[spec.palette])
-        rng = np.random.default_rng([seed, spec.code, 2, s.key, s.img])
-        views.append(
-            sample_view(
-                rng, s.view, s.facing, spec.scale, spec.jitter, spec.occlusion, spec.occ_size
-            )
-        )
-        noise[i] = rng.standard_normal((h, w, 3), dtype=np.float32)
-    persons = [people[s.key] for s in shots]
-    lab, shade, _ = draw_people(persons, views, h, w)
-    table = np.stack([p.colours for p in persons])  # (B, parts, 3)
-    for i, vw in enumerate(views):
-        table[i, -1] = vw.occ_colour
-    flat = (
-        lab.astype(np.int32)
-        + (np.arange(len(shots), dtype=np.int32) * table.shape[1])[:, None, None]
-    )
-    fg = np.take(table.reshape(-1, 3), flat, axis=0) * shade[..., None]
-    bg = background(views, style.background, h, w)
-    img = np.where((lab == 0)[..., None], bg, fg)
-    return finish(img, style, views, noise)
-
-
-def encode(pixels: np.ndarray, ext: str, jpeg: int) -> bytes:
-    """File bytes for one image; lossless formats get a JPEG round trip when ``jpeg`` > 0."""
-    img = Image.fromarray(pixels)
-    buf = io.BytesIO()
-    fmt = _FORMATS[ext]
-    if fmt == "JPEG":
-        img.save(buf, "JPEG", quality=jpeg or 92)
-        return buf.getvalue()
-    if jpeg:
-        img.save(buf, "JPEG", quality=jpeg)
-        img = Image.open(io.BytesIO(buf.getvalue())).convert("RGB")
-        buf = io.BytesIO()
-    img.save(buf, fmt)
-    return buf.getvalue()
+    levels: ShiftLevels | None
 
 
 def _run_task(task: _Task) -> int:
-    pixels = render_shots(task.spec, task.style, task.shots, task.seed, task.size)
+    pixels = render_shots(task.spec, task.style, task.shots, task.seed, task.size, task.levels)
     for shot, px in zip(task.shots, pixels):
         data = encode(px, os.path.splitext(shot.path)[1], task.style.jpeg)
         with open(os.path.join(task.folder, shot.path), "wb") as f:
@@ -107,13 +54,18 @@ def _run_task(task: _Task) -> int:
 
 
 def _tasks(
-    spec: DomainSpec, plan: Plan, seed: int, size: tuple[int, int], folder: str
+    spec: DomainSpec,
+    plan: Plan,
+    seed: int,
+    size: tuple[int, int],
+    folder: str,
+    levels: ShiftLevels | None,
 ) -> Iterator[_Task]:
-    styles = camera_styles(spec, seed)
+    styles = camera_styles(spec, seed, levels)
     for cam, style in enumerate(styles):
         shots = [s for s in plan.shots if s.cam == cam]
         for i in range(0, len(shots), CHUNK):
-            yield _Task(spec, style, tuple(shots[i : i + CHUNK]), seed, size, folder)
+            yield _Task(spec, style, tuple(shots[i : i + CHUNK]), seed, size, folder, levels)
 
 
 def _resolve(domains: Sequence[str | DomainSpec] | None) -> list[DomainSpec]:
@@ -122,32 +74,41 @@ def _resolve(domains: Sequence[str | DomainSpec] | None) -> list[DomainSpec]:
     return [d if isinstance(d, DomainSpec) else get_domain(d) for d in domains]
 
 
+def levels_for(spec: DomainSpec, version: int, shifts: Sequence[str]) -> ShiftLevels | None:
+    """What the renderer draws ``spec`` at: None for version 1, else its shift levels."""
+    return None if version == 1 else domain_levels(spec, shifts)
+
+
 def build_manifest(
     specs: Sequence[DomainSpec],
     plans: Sequence[Plan],
     seed: int,
     scale: float,
     size: tuple[int, int],
+    version: int = VERSION,
+    shifts: Sequence[str] = (),
 ) -> dict:
-    """The ``synth.json`` content for these plans (no rendering needed)."""
-    out: dict = {
-        "version": VERSION,
-        "seed": seed,
-        "scale": scale,
-        "size": list(size),
-        "domains": {},
-    }
+    """The ``synth.json`` content for these plans (no rendering needed). Version 1's is the
+    original generator's, byte for byte; version 2 adds ``shifts`` and each domain's levels."""
+    out: dict = {"version": version}
+    if version > 1:
+        out["shifts"] = list(shifts)
+    out.update({"seed": seed, "scale": scale, "size": list(size), "domains": {}})
     for spec, plan in zip(specs, plans):
-        out["domains"][spec.name] = {
+        levels = levels_for(spec, version, shifts)
+        info = {
             "role": spec.role,
             "layout": spec.layout,
             "images": len(plan.shots),
             "cameras": _LOADER_CAMS.get(spec.layout, spec.cameras),
             **plan.counts,
-            "palette": spec.palette,
-            "occlusion": spec.occlusion,
-            "camera_styles": [s.to_dict() for s in camera_styles(spec, seed)],
+            "palette": levels.population.palette if levels else spec.palette,
+            "occlusion": levels.occlusion.rate if levels else spec.occlusion,
         }
+        if levels:
+            info["levels"] = levels.to_dict()
+        info["camera_styles"] = [s.to_dict() for s in camera_styles(spec, seed, levels)]
+        out["domains"][spec.name] = info
     return out
 
 
@@ -159,33 +120,40 @@ def render_benchmark(
     domains: Sequence[str | DomainSpec] | None = None,
     progress: bool = True,
     workers: int | None = None,
+    *,
+    version: int = VERSION,
+    shifts: Sequence[str] | str | None = None,
 ) -> dict:
     """Render ``domains`` (default: all eight) into ``out_dir/synth-<name>/``; return the manifest.
 
     ``domains`` may hold names or :class:`DomainSpec` objects (tests pass shrunken specs).
-    ``workers`` defaults to min(2, CPUs); the output is identical for any value.
+    ``workers`` defaults to min(2, CPUs); the output is identical for any value. ``version``
+    picks the generator; ``shifts`` the switched-on families of version 2 (None = all; see
+    :func:`~dgreid.data.synth.shifts.parse_shifts`).
     """
     if scale <= 0 or size[0] < 16 or size[1] < 8:
         raise DgreidError(f"synth: need scale > 0 and size >= 16x8, got scale={scale} size={size}")
+    on = parse_shifts(shifts, check_version(version))
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / MANIFEST).unlink(missing_ok=True)
     specs = _resolve(domains)
-    plans = [plan_domain(s, seed, scale) for s in specs]
+    levels = [levels_for(s, version, on) for s in specs]
+    plans = [plan_domain(s, seed, scale, lv) for s, lv in zip(specs, levels)]
     tasks: list[_Task] = []
-    for spec, plan in zip(specs, plans):
+    for spec, plan, lv in zip(specs, plans, levels):
         part = out / f".{spec.name}.partial"
         shutil.rmtree(part, ignore_errors=True)
         for sub in sorted({os.path.dirname(s.path) for s in plan.shots}):
             (part / sub).mkdir(parents=True, exist_ok=True)
-        tasks.extend(_tasks(spec, plan, seed, size, str(part)))
+        tasks.extend(_tasks(spec, plan, seed, size, str(part), lv))
     total = sum(len(p.shots) for p in plans)
     _execute(tasks, total, progress, workers or min(2, os.cpu_count() or 1))
     for spec in specs:
         final = out / spec.name
         shutil.rmtree(final, ignore_errors=True)
         os.replace(out / f".{spec.name}.partial", final)
-    manifest = build_manifest(specs, plans, seed, scale, size)
+    manifest = build_manifest(specs, plans, seed, scale, size, version, on)
     atomic_write_json(out / MANIFEST, manifest)
     return manifest
 
@@ -203,6 +171,27 @@ def _execute(tasks: list[_Task], total: int, progress: bool, workers: int) -> No
     bar.close()
 
 
+def read_manifest(root: str | Path) -> dict | None:
+    """The ``synth.json`` of ``root``, or None when there is none (or it is unreadable)."""
+    try:
+        found = json.loads((Path(root) / MANIFEST).read_text())
+    except (OSError, ValueError):
+        return None
+    return found if isinstance(found, dict) else None
+
+
+def generator_of(manifest: dict) -> tuple[int, tuple[str, ...]]:
+    """The (version, switched-on shifts) a manifest was rendered with."""
+    return int(manifest.get("version", 0)), tuple(manifest.get("shifts", ()))
+
+
+def describe_generator(version: int, shifts: Sequence[str]) -> str:
+    """``version 2 with shifts photometric, viewpoint`` (or ``version 1``) for messages."""
+    if version < 2:
+        return f"version {version}"
+    return f"version {version} with shifts {', '.join(shifts) or 'none'}"
+
+
 def ensure_benchmark(
     out_dir: str | Path,
     seed: int = 0,
@@ -210,20 +199,28 @@ def ensure_benchmark(
     size: tuple[int, int] = (128, 64),
     domains: Sequence[str | DomainSpec] | None = None,
     progress: bool = True,
+    *,
+    version: int = VERSION,
+    shifts: Sequence[str] | str | None = None,
 ) -> dict:
-    """Reuse ``out_dir`` when its ``synth.json`` matches what would be rendered, else render."""
+    """Reuse ``out_dir`` when its ``synth.json`` matches what would be rendered, else render
+    (a tree of another version or other shifts is rendered again, and the log says so)."""
+    on = parse_shifts(shifts, check_version(version))
     specs = _resolve(domains)
-    expected = build_manifest(
-        specs, [plan_domain(s, seed, scale) for s in specs], seed, scale, size
-    )
-    path = Path(out_dir) / MANIFEST
-    try:
-        found = json.loads(path.read_text())
-    except (OSError, ValueError):
-        found = None
-    if found == json.loads(json.dumps(expected)) and _files_match(Path(out_dir), expected):
-        return found
-    return render_benchmark(out_dir, seed, scale, size, specs, progress)
+    plans = [plan_domain(s, seed, scale, levels_for(s, version, on)) for s in specs]
+    expected = build_manifest(specs, plans, seed, scale, size, version, on)
+    found = read_manifest(out_dir)
+    if found is not None and found == json.loads(json.dumps(expected)):
+        if _files_match(Path(out_dir), expected):
+            return found
+    if found is not None and generator_of(found) != (version, on):
+        log.warning(
+            "%s holds the synthetic benchmark %s; rendering %s over it",
+            out_dir,
+            describe_generator(*generator_of(found)),
+            describe_generator(version, on),
+        )
+    return render_benchmark(out_dir, seed, scale, size, specs, progress, version=version, shifts=on)
 
 
 def _files_match(root: Path, manifest: dict) -> bool:
@@ -234,4 +231,15 @@ def _files_match(root: Path, manifest: dict) -> bool:
     return True
 
 
-__all__ = ["VERSION", "build_manifest", "ensure_benchmark", "render_benchmark", "n_ids_at_scale"]
+__all__ = [
+    "MANIFEST",
+    "VERSION",
+    "build_manifest",
+    "describe_generator",
+    "ensure_benchmark",
+    "generator_of",
+    "levels_for",
+    "n_ids_at_scale",
+    "read_manifest",
+    "render_benchmark",
+]
