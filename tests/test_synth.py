@@ -20,6 +20,7 @@ from dgreid.data.synth import (
     DOMAINS,
     FAMILIES,
     VERSION,
+    DomainSpec,
     ensure_benchmark,
     get_domain,
     parse_shifts,
@@ -219,10 +220,9 @@ V1_SMALL_MANIFEST = "3c5a815812f84728b5f22fa2c28261b0ca1c7d24add58270cca80d5ef97
 
 
 def first_shots(
-    spec: object, shifts: tuple[str, ...] | None, size: tuple[int, int] = (128, 64)
+    spec: DomainSpec, shifts: tuple[str, ...] | None, size: tuple[int, int] = (128, 64)
 ) -> np.ndarray:
     """Pixels of a domain's first two shots of camera 0 and first of camera 1 (None = v1)."""
-    assert isinstance(spec, type(DOMAINS[0]))
     levels = None if shifts is None else levels_for(spec, 2, shifts)
     styles = camera_styles(spec, 0, levels)
     shots = plan_domain(spec, 0, 1.0, levels).shots
@@ -234,9 +234,9 @@ def first_shots(
 
 
 @pytest.mark.parametrize("spec", DOMAINS, ids=[d.name for d in DOMAINS])
-def test_version_1_renders_the_recorded_pixels(spec: object) -> None:
+def test_version_1_renders_the_recorded_pixels(spec: DomainSpec) -> None:
     pixels = first_shots(spec, None)
-    assert hashlib.sha256(pixels.tobytes()).hexdigest() == V1_PIXELS[spec.name]  # type: ignore[attr-defined]
+    assert hashlib.sha256(pixels.tobytes()).hexdigest() == V1_PIXELS[spec.name]
 
 
 def test_version_1_tree_and_manifest_are_the_original(tmp_path: Path) -> None:
