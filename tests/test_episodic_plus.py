@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 
-from dgreid.losses import consistency_loss
+from dgreid.losses import batch_hard_triplet, consistency_loss
 from dgreid.methods import build_method
 from dgreid.methods.episodic import EpisodicMethod
 from dgreid.methods.episodic_plus import EpisodicPlusMethod, MixStyle
@@ -32,13 +34,13 @@ def test_normalised_consistency_is_two_minus_two_cosine() -> None:
 def test_normalised_losses_do_not_depend_on_feature_scale() -> None:
     method = episodic(normalize=True).train()
     ep = method.episode(tiny_batch(domain=1), step=0)
-    scaled = type(ep)(ep.i, ep.j, ep.k, 10 * ep.v_j, 10 * ep.v_k, 10 * ep.v, ep.logits)
+    scaled = dataclasses.replace(ep, v_j=10 * ep.v_j, v_k=10 * ep.v_k, v=10 * ep.v)
     a, b = method.losses(ep, tiny_batch(domain=1)), method.losses(scaled, tiny_batch(domain=1))
     for name in ("tri", "consis"):
         assert a[name][1].item() == pytest.approx(b[name][1].item(), rel=1e-5)
     raw = episodic(normalize=False).train()
     ep = raw.episode(tiny_batch(domain=1), step=0)
-    scaled = type(ep)(ep.i, ep.j, ep.k, 10 * ep.v_j, 10 * ep.v_k, 10 * ep.v, ep.logits)
+    scaled = dataclasses.replace(ep, v_j=10 * ep.v_j, v_k=10 * ep.v_k, v=10 * ep.v)
     c, d = raw.losses(ep, tiny_batch(domain=1)), raw.losses(scaled, tiny_batch(domain=1))
     assert d["consis"][1].item() == pytest.approx(100 * c["consis"][1].item(), rel=1e-4)
 
@@ -105,3 +107,14 @@ def test_mixstyle_needs_style_layers() -> None:
             "episodic_plus", num_classes=3, extractors=extractors(), embed_dim=16,
             backbone="convnet_small", mixstyle=0.5,
         )  # fmt: skip
+
+
+def test_episodic_plus_f_tri_is_a_triplet_on_fs_own_feature() -> None:
+    method = episodic("episodic_plus", normalize=True, f_tri=0.5).train()
+    batch = tiny_batch(domain=2)
+    ep = method.episode(batch, step=1)
+    assert ep.own.shape == (4, method.backbone.out_features)
+    weight, value = method.losses(ep, batch)["f_tri"]
+    assert weight == 0.5
+    assert value.item() == pytest.approx(batch_hard_triplet(ep.own, batch.pids, 0.3).item())
+    assert "f_tri" not in episodic("episodic_plus").losses(ep, batch)

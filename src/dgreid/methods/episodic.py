@@ -157,8 +157,9 @@ class EpisodicMethod(Method):
             biased_k = self.extractors[k](batch.images)
         with running_stats_frozen(self.encoder):
             v_j, v_k = self.encoder(biased_j), self.encoder(biased_k)
-        v = self.encoder(self.global_feature(batch.images))
-        return Episode(i, j, k, v_j, v_k, v, self.classifier(v))
+        own = self.backbone(batch.images)
+        v = self.encoder(self.proj(own))
+        return Episode(i, j, k, v_j, v_k, v, self.classifier(v), own)
 
     def losses(self, ep: Episode, batch: Batch) -> dict[str, tuple[float, torch.Tensor]]:
         """The terms of L_total (METHOD.md steps 5-8) as ``name -> (weight, value)``."""
@@ -182,7 +183,8 @@ class EpisodicMethod(Method):
 
 @dataclass
 class Episode:
-    """One episode: domains i (the batch), j, k; E(F_j(x)), E(F_k(x)), E(F(x)), C's logits."""
+    """One episode: domains i (the batch), j, k; E(F_j(x)), E(F_k(x)), E(F(x)), C's logits, and
+    F's own pooled feature (before the projection)."""
 
     i: int
     j: int
@@ -191,3 +193,4 @@ class Episode:
     v_k: torch.Tensor
     v: torch.Tensor
     logits: torch.Tensor
+    own: torch.Tensor

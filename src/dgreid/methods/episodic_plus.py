@@ -7,7 +7,10 @@
 - ``concat_test``: the test feature is F's own feature next to E(F(x)), each L2-normalised
   (F's feature scored better than E(F(x)) in every measured run);
 - ``mixstyle``: MixStyle (Zhou et al., ICLR 2021) after F's early layers with this probability,
-  so F sees feature statistics between those of the batch's images.
+  so F sees feature statistics between those of the batch's images;
+- ``f_tri``: the weight of a batch-hard triplet loss on F's own pooled feature (before the
+  projection), the metric signal that made the single-network methods strong on real images
+  (docs/real-mini-dg.md).
 
 Every switch off is exactly :class:`~dgreid.methods.episodic.EpisodicMethod`.
 """
@@ -68,10 +71,12 @@ class EpisodicPlusMethod(EpisodicMethod):
         consis_global: bool = True,
         concat_test: bool = True,
         mixstyle: float = 0.0,
+        f_tri: float = 0.0,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.tri_global, self.consis_global = tri_global, consis_global
+        self.f_tri = f_tri
         self.concat_test = concat_test
         self.mixstyle = MixStyle(mixstyle)
         self._hooks: list[torch.utils.hooks.RemovableHandle] = []
@@ -96,6 +101,8 @@ class EpisodicPlusMethod(EpisodicMethod):
         if self.consis_global:
             consis_g = consistency_loss(self.metric_space(ep.v), self.metric_space(ep.v_j))
             terms["consis_global"] = (self.lambda_consis, consis_g)
+        if self.f_tri > 0:
+            terms["f_tri"] = (self.f_tri, batch_hard_triplet(ep.own, batch.pids, self.margin))
         return terms
 
     def embed(self, images: torch.Tensor) -> torch.Tensor:

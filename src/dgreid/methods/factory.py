@@ -214,4 +214,5 @@ def _episodic_plus(cfg: Config, ctx: BuildContext) -> Method:
         consis_global=cfg.method.consis_global,
         concat_test=cfg.method.concat_test,
         mixstyle=cfg.method.mixstyle,
+        f_tri=cfg.method.f_tri,
     )
