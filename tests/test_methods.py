@@ -248,26 +248,48 @@ def test_every_method_has_an_adapter_and_declares_its_stage1_needs() -> None:
 
 @pytest.mark.parametrize("name", ["baseline", "dualnorm", "dann"])
 def test_bnneck_and_feature_triplet_recipe(name: str) -> None:
-    """``method.bnneck`` puts a BatchNorm between feature and classifier (the test feature too);
-    ``method.feature_tri`` adds a triplet term on the feature before the neck."""
+    """``method.bnneck`` puts a BatchNorm between feature and classifier (the test feature too;
+    DualNorm's own feature BatchNorm serves as the neck); ``method.feature_tri`` adds a triplet
+    term on the pooled feature before any BatchNorm."""
     cfg = small_config(name)
     cfg.method.bnneck, cfg.method.feature_tri = True, 0.5
     method = method_from_config(cfg, num_classes=3, num_domains=3)
-    assert isinstance(method.neck, nn.BatchNorm1d) and method.classifier.bias is None
-    out = method.train().train_step(tiny_batch(), step=2)
+    own_bn = method.backbone.has_feature_bn
+    assert own_bn == (name == "dualnorm") and method.classifier.bias is None
+    neck = method.backbone.feat_bn if own_bn else method.neck
+    assert isinstance(neck, nn.BatchNorm1d) and (method.neck is None) == own_bn
+    batch = tiny_batch()
+    torch.manual_seed(3)
+    out = method.train().train_step(batch, step=2)
     assert {"cls", "tri"} <= set(out)
     weighted = out["cls"] + 0.5 * out["tri"]
     if name == "dann":
         weighted = weighted + cfg.method.lambda_domain * out["domain"]
     assert torch.allclose(out["loss"].detach(), weighted)
     out["loss"].backward()
-    assert method.neck.weight.grad is not None
+    assert neck.weight.grad is not None
     method.eval()
-    x = tiny_batch().images
+    x = batch.images
     with torch.no_grad():
-        assert torch.allclose(method.embed(x), method.neck(method.backbone(x)))
+        pooled = method.backbone.pooled(x)
+        assert torch.allclose(method.embed(x), neck(pooled), atol=1e-6)
+        assert torch.allclose(method.backbone(x), method.backbone.finish(pooled))
     plain = method_from_config(small_config(name), num_classes=3, num_domains=3)
     assert plain.neck is None and "tri" not in plain.train().train_step(tiny_batch(), 2)
+    assert plain.classifier.bias is not None
+
+
+def test_feature_triplet_sees_the_pooled_feature_before_dualnorms_batchnorm() -> None:
+    from dgreid.losses import batch_hard_triplet
+
+    cfg = small_config("dualnorm")
+    cfg.method.feature_tri = 1.0
+    method = method_from_config(cfg, num_classes=3, num_domains=3).eval()  # no dropout/BN noise
+    batch = tiny_batch()
+    with torch.no_grad():
+        out = method.train_step(batch, 0)
+        expected = batch_hard_triplet(method.backbone.pooled(batch.images), batch.pids, 0.3)
+    assert out["tri"].item() == pytest.approx(expected.item(), rel=1e-5)
 
 
 def test_extractor_triplet_weight() -> None:

@@ -19,9 +19,10 @@ class BaselineMethod(Method):
     Two recipe switches, both off by default (the paper's baseline):
 
     - ``bnneck``: the classifier sees a batch-normalised copy of the feature (a BNNeck, no bias
-      in the classifier), which is also the test feature;
-    - ``feature_tri``: the weight of a batch-hard triplet loss (``margin``) on the feature
-      before the neck, next to the id loss.
+      in the classifier), which is also the test feature; a network that ends in its own
+      feature BatchNorm (DualNorm's) uses that one as the neck;
+    - ``feature_tri``: the weight of a batch-hard triplet loss (``margin``) on the pooled
+      feature before any BatchNorm (``backbone.pooled``), next to the id loss.
     """
 
     sampler = "pk"
@@ -41,7 +42,8 @@ class BaselineMethod(Method):
         super().__init__()
         self.backbone: Backbone = build_backbone(backbone, pretrained, width_mult=width_mult)
         width = self.backbone.out_features
-        self.neck: nn.BatchNorm1d | None = nn.BatchNorm1d(width) if bnneck else None
+        own_bn = self.backbone.has_feature_bn
+        self.neck: nn.BatchNorm1d | None = nn.BatchNorm1d(width) if bnneck and not own_bn else None
         self.classifier = nn.Linear(width, num_classes, bias=not bnneck)
         self.label_smooth = label_smooth
         self.feature_tri = feature_tri
@@ -51,19 +53,20 @@ class BaselineMethod(Method):
         """What the classifier and the test see: the feature, or its BNNeck copy."""
         return feats if self.neck is None else self.neck(feats)
 
-    def id_losses(self, feats: torch.Tensor, batch: Batch) -> dict[str, torch.Tensor]:
-        """``cls`` (and ``tri`` when ``feature_tri`` > 0) of the backbone feature ``feats``,
-        and ``loss``, their weighted sum."""
-        cls = label_smoothed_ce(self.classifier(self.head(feats)), batch.pids, self.label_smooth)
+    def id_losses(self, pooled: torch.Tensor, batch: Batch) -> dict[str, torch.Tensor]:
+        """``cls`` (and ``tri`` when ``feature_tri`` > 0) of the backbone's pooled feature
+        ``pooled`` (:meth:`Backbone.pooled`), and ``loss``, their weighted sum."""
+        logits = self.classifier(self.head(self.backbone.finish(pooled)))
+        cls = label_smoothed_ce(logits, batch.pids, self.label_smooth)
         out = {"loss": cls, "cls": cls.detach()}
         if self.feature_tri > 0:
-            tri = batch_hard_triplet(feats, batch.pids, self.margin)
+            tri = batch_hard_triplet(pooled, batch.pids, self.margin)
             out["loss"] = cls + self.feature_tri * tri
             out["tri"] = tri.detach()
         return out
 
     def train_step(self, batch: Batch, step: int) -> dict[str, torch.Tensor]:
-        return self.id_losses(self.backbone(batch.images), batch)
+        return self.id_losses(self.backbone.pooled(batch.images), batch)
 
     def embed(self, images: torch.Tensor) -> torch.Tensor:
         return self.head(self.backbone(images))

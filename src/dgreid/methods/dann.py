@@ -59,8 +59,9 @@ class DANNMethod(BaselineMethod):
         self.lambda_domain = lambda_domain
 
     def train_step(self, batch: Batch, step: int) -> dict[str, torch.Tensor]:
-        feats = self.backbone(batch.images)
-        out = self.id_losses(feats, batch)
+        pooled = self.backbone.pooled(batch.images)
+        out = self.id_losses(pooled, batch)
+        feats = self.backbone.finish(pooled)
         alpha = reversal_weight(step, self.total_steps)
         dom = torch.nn.functional.cross_entropy(self.domain_head(feats, alpha), batch.domains)
         out["loss"] = out["loss"] + self.lambda_domain * dom

@@ -48,8 +48,22 @@ class Backbone(nn.Module):
     #: where MixStyle may act (episodic_plus); empty = not supported
     style_layers: tuple[str, ...] = ()
 
+    #: whether the network ends in its own BatchNorm1d over the pooled feature (DualNorm's
+    #: feature normalisation): then ``forward(x) == finish(pooled(x))`` and that norm can be a
+    #: method's BNNeck
+    has_feature_bn: bool = False
+
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
+
+    def pooled(self, x: torch.Tensor) -> torch.Tensor:
+        """The pooled feature before the network's own feature BatchNorm, if it has one."""
+        return self.forward_features(x)
+
+    def finish(self, pooled: torch.Tensor) -> torch.Tensor:
+        """What ``forward`` applies after :meth:`pooled` (the identity unless
+        ``has_feature_bn``)."""
+        return pooled
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.forward_features(x)

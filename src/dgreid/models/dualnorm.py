@@ -82,13 +82,21 @@ class MobileNetV2DualNorm(Backbone):
         self.out_features = int(net.last_channel)
         self.feat_bn = nn.BatchNorm1d(self.out_features)  # feature normalisation after pooling
 
+    has_feature_bn = True
+
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.finish(self.pooled(x))
+
+    def pooled(self, x: torch.Tensor) -> torch.Tensor:
         for i, layer in enumerate(self.features):
             x = layer(x)
             key = str(i)
             if key in self.post_in:
                 x = self.post_in[key](x)
-        return self.feat_bn(x.mean(dim=(2, 3)))
+        return x.mean(dim=(2, 3))
+
+    def finish(self, pooled: torch.Tensor) -> torch.Tensor:
+        return self.feat_bn(pooled)
 
     def required_missing(self, missing: list[str]) -> list[str]:
         return [k for k in missing if not k.startswith(("post_in.", "feat_bn."))]

@@ -54,10 +54,18 @@ class ConvNetDualNorm(Backbone):
         self.out_features = cin * STRIPES
         self.feat_bn = nn.BatchNorm1d(self.out_features)
 
+    has_feature_bn = True
+
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.finish(self.pooled(x))
+
+    def pooled(self, x: torch.Tensor) -> torch.Tensor:
         for stage, post in zip(self.stages, self.post):
             x = post(stage(x))
-        return self.feat_bn(stripe_pool(x))
+        return stripe_pool(x)
+
+    def finish(self, pooled: torch.Tensor) -> torch.Tensor:
+        return self.feat_bn(pooled)
 
 
 @BACKBONES.register("convnet_dualnorm")
