@@ -109,12 +109,12 @@ def test_mixstyle_needs_style_layers() -> None:
         )  # fmt: skip
 
 
-def test_episodic_plus_f_tri_is_a_triplet_on_fs_own_feature() -> None:
+def test_episodic_plus_f_tri_is_a_triplet_on_fs_pooled_feature() -> None:
     method = episodic("episodic_plus", normalize=True, f_tri=0.5).train()
     batch = tiny_batch(domain=2)
     ep = method.episode(batch, step=1)
-    assert ep.own.shape == (4, method.backbone.out_features)
+    assert torch.equal(ep.pooled, method.backbone.pooled(batch.images))
     weight, value = method.losses(ep, batch)["f_tri"]
     assert weight == 0.5
-    assert value.item() == pytest.approx(batch_hard_triplet(ep.own, batch.pids, 0.3).item())
+    assert value.item() == pytest.approx(batch_hard_triplet(ep.pooled, batch.pids, 0.3).item())
     assert "f_tri" not in episodic("episodic_plus").losses(ep, batch)

@@ -83,7 +83,7 @@ class MethodConfig:
     consis_global: bool = True  # episodic_plus: E(F(x)) agrees with E(F_j(x))
     concat_test: bool = True  # episodic_plus: test feature = [F's feature, E(F(x))]
     mixstyle: float = 0.0  # episodic_plus: MixStyle probability after F's early layers
-    f_tri: float = 0.0  # episodic_plus: weight of a triplet loss on F's own pooled feature
+    f_tri: float = 0.0  # episodic_plus: weight of a triplet loss on F's pooled feature
     #: episodic: stage-1 LR milestones (epochs); empty = train.lr_steps
     stage1_lr_steps: list[int] = field(default_factory=list)
     memory_momentum: float = 0.5  # DIMN: memory bank update rate

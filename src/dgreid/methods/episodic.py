@@ -157,9 +157,9 @@ class EpisodicMethod(Method):
             biased_k = self.extractors[k](batch.images)
         with running_stats_frozen(self.encoder):
             v_j, v_k = self.encoder(biased_j), self.encoder(biased_k)
-        own = self.backbone(batch.images)
-        v = self.encoder(self.proj(own))
-        return Episode(i, j, k, v_j, v_k, v, self.classifier(v), own)
+        pooled = self.backbone.pooled(batch.images)
+        v = self.encoder(self.proj(self.backbone.finish(pooled)))
+        return Episode(i, j, k, v_j, v_k, v, self.classifier(v), pooled)
 
     def losses(self, ep: Episode, batch: Batch) -> dict[str, tuple[float, torch.Tensor]]:
         """The terms of L_total (METHOD.md steps 5-8) as ``name -> (weight, value)``."""
@@ -184,7 +184,7 @@ class EpisodicMethod(Method):
 @dataclass
 class Episode:
     """One episode: domains i (the batch), j, k; E(F_j(x)), E(F_k(x)), E(F(x)), C's logits, and
-    F's own pooled feature (before the projection)."""
+    F's pooled feature before its feature BatchNorm and the projection (``Backbone.pooled``)."""
 
     i: int
     j: int
@@ -193,4 +193,4 @@ class Episode:
     v_k: torch.Tensor
     v: torch.Tensor
     logits: torch.Tensor
-    own: torch.Tensor
+    pooled: torch.Tensor

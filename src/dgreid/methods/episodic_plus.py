@@ -8,9 +8,9 @@
   (F's feature scored better than E(F(x)) in every measured run);
 - ``mixstyle``: MixStyle (Zhou et al., ICLR 2021) after F's early layers with this probability,
   so F sees feature statistics between those of the batch's images;
-- ``f_tri``: the weight of a batch-hard triplet loss on F's own pooled feature (before the
-  projection), the metric signal that made the single-network methods strong on real images
-  (docs/real-mini-dg.md).
+- ``f_tri``: the weight of a batch-hard triplet loss on F's pooled feature (before its feature
+  BatchNorm and the projection), the metric signal that made the single-network methods
+  strong on real images (docs/real-mini-dg.md).
 
 Every switch off is exactly :class:`~dgreid.methods.episodic.EpisodicMethod`.
 """
@@ -102,7 +102,7 @@ class EpisodicPlusMethod(EpisodicMethod):
             consis_g = consistency_loss(self.metric_space(ep.v), self.metric_space(ep.v_j))
             terms["consis_global"] = (self.lambda_consis, consis_g)
         if self.f_tri > 0:
-            terms["f_tri"] = (self.f_tri, batch_hard_triplet(ep.own, batch.pids, self.margin))
+            terms["f_tri"] = (self.f_tri, batch_hard_triplet(ep.pooled, batch.pids, self.margin))
         return terms
 
     def embed(self, images: torch.Tensor) -> torch.Tensor:
