@@ -28,6 +28,7 @@ from dgreid.engine.distributed import barrier, is_main_process
 from dgreid.errors import TrainingError
 from dgreid.experiments.settings import image_stream, train_settings
 from dgreid.methods import method_from_config
+from dgreid.methods.episodic import require_episode_domains
 from dgreid.methods.extractor import ExtractorMethod, extractor_feature
 from dgreid.models.backbone import pretrained_source
 from dgreid.utils.io import atomic_torch_save
@@ -105,11 +106,8 @@ def train_extractors(
 ) -> list[nn.Module]:
     """Train (or reuse) one frozen extractor F_i per source domain, all from one start; the
     images are read from ``cache`` when there is one (the main run's, built once)."""
-    if sources.num_domains < 3:  # refuse before stage 1 spends time on any extractor
-        raise TrainingError(
-            "episodic training needs at least 3 source domains (i, j, k distinct); "
-            f"data.sources gives {sources.num_domains}: {', '.join(cfg.data.sources)}"
-        )
+    # refuse before stage 1 spends time on any extractor
+    require_episode_domains(cfg.method.name, list(cfg.data.sources), sources.num_domains)
     if cfg.method.stage1_init not in STAGE1_INITS:
         raise TrainingError(
             f"method.stage1_init={cfg.method.stage1_init!r}; expected one of "

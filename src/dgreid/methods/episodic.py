@@ -24,6 +24,18 @@ from dgreid.models import Backbone, Embedding, build_backbone
 from dgreid.structures import Batch
 
 
+def require_episode_domains(method: str, names: Sequence[str], count: int | None = None) -> None:
+    """Refuse fewer than 3 source domains: an episode needs i, j, k distinct. ``count``
+    defaults to ``len(names)``; the message lists the names given."""
+    count = len(names) if count is None else count
+    if count < 3:
+        given = ", ".join(names) if names else f"{count} extractor(s)"
+        raise TrainingError(
+            f"{method} training needs at least 3 source domains (i, j, k distinct) to form an "
+            f"episode; got {count}: {given}"
+        )
+
+
 def feature_width(module: nn.Module) -> int:
     """The output width of an extractor (its ``out_features``)."""
     width = getattr(module, "out_features", None)
@@ -82,12 +94,7 @@ class EpisodicMethod(Method):
     ) -> None:
         super().__init__()
         names = list(domain_names) if domain_names is not None else []
-        if len(extractors) < 3:
-            given = ", ".join(names) if names else f"{len(extractors)} extractor(s)"
-            raise TrainingError(
-                "episodic training needs at least 3 source domains (i, j, k distinct) to form "
-                f"an episode; got {len(extractors)}: {given}"
-            )
+        require_episode_domains("episodic", names, len(extractors))
         if names and len(names) != len(extractors):
             raise TrainingError(f"{len(extractors)} extractors for {len(names)} domains {names}")
         widths = {feature_width(m) for m in extractors}

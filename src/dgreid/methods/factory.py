@@ -21,6 +21,7 @@ from torch import nn
 from dgreid.config.schema import Config
 from dgreid.errors import DgreidError, TrainingError
 from dgreid.methods.base import Method
+from dgreid.methods.episodic import require_episode_domains
 from dgreid.methods.extractor import NeckFeature
 from dgreid.methods.registry import METHODS, build_method
 from dgreid.models import build_backbone
@@ -169,11 +170,7 @@ def episodic_arguments(cfg: Config, ctx: BuildContext) -> dict[str, Any]:
     the methods derived from it): the stage-1 extractors (untrained placeholders when
     ``ctx.placeholder_extractors``), F, E and C's sizes and the loss weights."""
     sources = list(cfg.data.sources)
-    if ctx.num_domains < 3:
-        raise TrainingError(
-            f"{cfg.method.name} training needs at least 3 source domains (i, j, k distinct); "
-            f"data.sources gives {ctx.num_domains}: {', '.join(sources)}"
-        )
+    require_episode_domains(cfg.method.name, sources, ctx.num_domains)
     extractors = ctx.extractors
     if extractors is None:
         if not ctx.placeholder_extractors:
