@@ -304,3 +304,11 @@ def test_extractor_triplet_weight() -> None:
     cfg.method.extractor_id_loss = False
     with pytest.raises(TrainingError, match="extractor_tri=0"):
         method_from_config(cfg, num_classes=2, num_domains=1)
+
+
+def test_dann_on_a_dualnorm_network_updates_its_feature_batchnorm_once_per_step() -> None:
+    cfg = small_config("dann")
+    cfg.model.backbone, cfg.model.width_mult = "convnet_dualnorm", 0.35
+    method = method_from_config(cfg, num_classes=3, num_domains=3).train()
+    method.train_step(tiny_batch(), step=1)
+    assert int(method.backbone.feat_bn.num_batches_tracked) == 1

@@ -53,6 +53,11 @@ class DatasetStatus:
         return self.state == "found" and not self.unreadable
 
 
+def distinct_paths(records: Sequence[ImageRecord]) -> list[str]:
+    """The image files of ``records``, each once, in order of first appearance."""
+    return list(dict.fromkeys(r.path for r in records))
+
+
 def decode_failure(path: str, error: DatasetError) -> tuple[str, str]:
     """``(path, reason)`` of an image :func:`read_image` refused, the reason without the path."""
     reason = str(error)
@@ -88,7 +93,7 @@ def verify_images(
     records: Sequence[ImageRecord], workers: int = 0, progress: bool = False, desc: str = "decode"
 ) -> list[tuple[str, str]]:
     """Decode every distinct image of ``records``; return ``(path, reason)`` for each failure."""
-    paths = list(dict.fromkeys(r.path for r in records))
+    paths = distinct_paths(records)
     bar = progress_bar(total=len(paths), desc=desc, unit="img", disable=not progress, leave=False)
     with bar:
         return [res for res in map_images(_decode, paths, workers, bar) if res is not None]

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from dgreid.data.check import decode_failure, map_images, unreadable_error
+from dgreid.data.check import decode_failure, distinct_paths, map_images, unreadable_error
 from dgreid.data.image_dataset import read_image
 from dgreid.data.transforms import PAD, augment_batch, draw_flip_crop, resize_image
 from dgreid.errors import DatasetError
@@ -51,11 +51,6 @@ def over_budget(num_images: int, height: int, width: int, budget_mb: int) -> str
         f"({num_images} x {height} x {width} x 3 bytes), more than "
         f"data.cache_budget_mb={budget_mb}"
     )
-
-
-def distinct_paths(records: Sequence[ImageRecord]) -> list[str]:
-    """The image files of ``records``, each once, in order of first appearance."""
-    return list(dict.fromkeys(r.path for r in records))
 
 
 @dataclass(frozen=True)

@@ -53,10 +53,14 @@ class BaselineMethod(Method):
         """What the classifier and the test see: the feature, or its BNNeck copy."""
         return feats if self.neck is None else self.neck(feats)
 
-    def id_losses(self, pooled: torch.Tensor, batch: Batch) -> dict[str, torch.Tensor]:
+    def id_losses(
+        self, pooled: torch.Tensor, feats: torch.Tensor, batch: Batch
+    ) -> dict[str, torch.Tensor]:
         """``cls`` (and ``tri`` when ``feature_tri`` > 0) of the backbone's pooled feature
-        ``pooled`` (:meth:`Backbone.pooled`), and ``loss``, their weighted sum."""
-        logits = self.classifier(self.head(self.backbone.finish(pooled)))
+        ``pooled`` (:meth:`Backbone.pooled`) and its ``feats = backbone.finish(pooled)``
+        (computed once by the caller: a DualNorm network's BatchNorm updates its running
+        statistics on every call), and ``loss``, their weighted sum."""
+        logits = self.classifier(self.head(feats))
         cls = label_smoothed_ce(logits, batch.pids, self.label_smooth)
         out = {"loss": cls, "cls": cls.detach()}
         if self.feature_tri > 0:
@@ -66,7 +70,8 @@ class BaselineMethod(Method):
         return out
 
     def train_step(self, batch: Batch, step: int) -> dict[str, torch.Tensor]:
-        return self.id_losses(self.backbone.pooled(batch.images), batch)
+        pooled = self.backbone.pooled(batch.images)
+        return self.id_losses(pooled, self.backbone.finish(pooled), batch)
 
     def embed(self, images: torch.Tensor) -> torch.Tensor:
         return self.head(self.backbone(images))

@@ -60,8 +60,8 @@ class DANNMethod(BaselineMethod):
 
     def train_step(self, batch: Batch, step: int) -> dict[str, torch.Tensor]:
         pooled = self.backbone.pooled(batch.images)
-        out = self.id_losses(pooled, batch)
         feats = self.backbone.finish(pooled)
+        out = self.id_losses(pooled, feats, batch)
         alpha = reversal_weight(step, self.total_steps)
         dom = torch.nn.functional.cross_entropy(self.domain_head(feats, alpha), batch.domains)
         out["loss"] = out["loss"] + self.lambda_domain * dom
