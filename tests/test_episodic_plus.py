@@ -118,3 +118,49 @@ def test_episodic_plus_f_tri_is_a_triplet_on_fs_pooled_feature() -> None:
     assert weight == 0.5
     assert value.item() == pytest.approx(batch_hard_triplet(ep.pooled, batch.pids, 0.3).item())
     assert "f_tri" not in episodic("episodic_plus").losses(ep, batch)
+
+
+def test_episodic_plus_f_id_is_an_id_loss_on_fs_neck_feature() -> None:
+    import math
+
+    from torch import nn
+
+    method = episodic("episodic_plus", normalize=True, f_id=0.5).train()
+    assert isinstance(method.f_neck, nn.Identity)  # DualNorm's own feature BatchNorm is the neck
+    assert method.f_classifier is not None and method.f_classifier.bias is None
+    batch = tiny_batch(domain=2)
+    ep = method.episode(batch, step=1)
+    assert torch.allclose(ep.feat, method.backbone.finish(ep.pooled))
+    with torch.no_grad():
+        method.f_classifier.weight.zero_()  # uniform logits: CE = log(3) whatever the smoothing
+    weight, value = method.losses(ep, batch)["f_id"]
+    assert weight == 0.5 and value.item() == pytest.approx(math.log(3))
+    assert "f_id" not in episodic("episodic_plus").losses(ep, batch)
+    assert episodic("episodic_plus").f_classifier is None
+
+
+def test_episodic_plus_f_id_puts_a_bnneck_on_a_plain_f_and_tests_on_it() -> None:
+    from torch import nn
+
+    torch.manual_seed(0)
+    method = build_method(
+        "episodic_plus", num_classes=3, extractors=extractors(), embed_dim=16,
+        backbone="convnet_small", width_mult=0.25, f_id=1.0,
+    )  # fmt: skip
+    assert isinstance(method, EpisodicPlusMethod) and isinstance(method.f_neck, nn.BatchNorm1d)
+    method.train_step(tiny_batch(domain=0), step=0)["loss"].backward()
+    assert method.f_neck.weight.grad is not None  # the neck learns from the id loss
+    method.eval()
+    x = tiny_batch(domain=1).images
+    own = method.f_neck(method.backbone(x))
+    out = method.embed(x)
+    width = method.backbone.out_features
+    assert torch.allclose(out[:, :width], nn.functional.normalize(own, dim=1), atol=1e-6)
+
+
+def test_episode_domains_picks_the_sampler_and_refuses_other_values() -> None:
+    assert episodic().sampler == "episodic"
+    assert episodic(episode_domains="identities").sampler == "episodic_by_ids"
+    assert episodic("episodic_plus", episode_domains="identities").sampler == "episodic_by_ids"
+    with pytest.raises(Exception, match="method.episode_domains must be one of uniform, ident"):
+        episodic(episode_domains="by_size")

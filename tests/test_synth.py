@@ -1,5 +1,6 @@
 """The synthetic benchmark: determinism, protocol counts, layouts, manifest, reuse, CLI, and
-the generator versions: version 1 byte-identical, version 2's shift families and switches."""
+the generator versions: version 1 byte-identical, version 2's shift families and switches,
+version 3's photometric calibration."""
 
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ from dgreid.data.synth.layouts import plan_domain
 from dgreid.data.synth.pixels import encode, render_shots
 from dgreid.data.synth.profiles import PROFILES
 from dgreid.data.synth.scenes import BACKGROUNDS
-from dgreid.data.synth.shifts import NEUTRAL, without
+from dgreid.data.synth.shifts import CALIBRATION, NEUTRAL, Photometric, without
 from dgreid.data.synth.writer import build_manifest, levels_for
 from dgreid.errors import DatasetError, DgreidError, UnknownNameError
 from dgreid.experiments import synthdata
@@ -105,7 +106,7 @@ def test_manifest_contents(small_tree: tuple[Path, dict]) -> None:
     out, manifest = small_tree
     assert json.loads((out / "synth.json").read_text()) == manifest
     assert (manifest["version"], manifest["seed"], manifest["scale"]) == (VERSION, 3, SCALE)
-    assert VERSION == 2 and manifest["shifts"] == list(FAMILIES)
+    assert VERSION == 3 and manifest["shifts"] == list(FAMILIES)
     for info in manifest["domains"].values():
         assert set(info["levels"]) == set(FAMILIES)
         assert info["palette"] == info["levels"]["population"]["palette"]
@@ -247,19 +248,23 @@ def test_version_1_tree_and_manifest_are_the_original(tmp_path: Path) -> None:
     assert "levels" not in manifest["domains"]["synth-market"]
 
 
-def test_version_2_is_deterministic_across_worker_counts(tmp_path: Path) -> None:
+@pytest.mark.parametrize("version", [2, 3])
+def test_versions_2_and_3_are_deterministic_across_worker_counts(
+    tmp_path: Path, version: int
+) -> None:
     doms = [SMALL[4], SMALL[7]]  # GRID (capture resolution below the output) and VIPeR
-    one = render_benchmark(tmp_path / "a", 5, SCALE, (128, 64), doms, False, workers=1)
-    two = render_benchmark(tmp_path / "b", 5, SCALE, (128, 64), doms, False, workers=2)
+    kw = {"version": version, "progress": False}
+    one = render_benchmark(tmp_path / "a", 5, SCALE, (128, 64), doms, workers=1, **kw)
+    two = render_benchmark(tmp_path / "b", 5, SCALE, (128, 64), doms, workers=2, **kw)
     assert one == two and tree_hash(tmp_path / "a") == tree_hash(tmp_path / "b")
-    assert one["version"] == 2
+    assert one["version"] == version
 
 
 def test_unknown_versions_and_shift_names_list_the_valid_ones() -> None:
     with pytest.raises(UnknownNameError, match="viewpont.*valid: photometric, viewpoint, geo"):
         parse_shifts("viewpont,geometry")
-    with pytest.raises(DgreidError, match="version 3 does not exist; valid: 1, 2"):
-        parse_shifts(None, 3)
+    with pytest.raises(DgreidError, match="version 4 does not exist; valid: 1, 2, 3"):
+        parse_shifts(None, 4)
     with pytest.raises(DgreidError, match="version 1 has no shift switches"):
         parse_shifts(["viewpoint"], 1)
     assert parse_shifts(None, 1) == () and parse_shifts("all", 1) == ()
@@ -338,8 +343,8 @@ def test_ensure_benchmark_renders_over_another_generator(
     ensure_benchmark(tmp_path, 0, SCALE, SIZE, doms, progress=False, version=1)
     with caplog.at_level(logging.WARNING):
         found = ensure_benchmark(tmp_path, 0, SCALE, SIZE, doms, progress=False)
-    assert found["version"] == 2 and found["shifts"] == list(FAMILIES)
-    assert "holds the synthetic benchmark version 1; rendering version 2" in caplog.text
+    assert found["version"] == VERSION == 3 and found["shifts"] == list(FAMILIES)
+    assert "holds the synthetic benchmark version 1; rendering version 3" in caplog.text
     again = ensure_benchmark(tmp_path, 0, SCALE, SIZE, doms, False, shifts=["viewpoint"])
     assert again["shifts"] == ["viewpoint"]
 
@@ -355,12 +360,12 @@ def test_a_config_refuses_a_root_of_another_generator(
         raise AssertionError("a rendered root is never rendered over")
 
     monkeypatch.setattr(synthdata, "ensure_benchmark", no_render)
-    with pytest.raises(DatasetError, match=r"version 1, but the config asks for version 2 "):
+    with pytest.raises(DatasetError, match=r"version 1, but the config asks for version 3 "):
         synthdata.ensure_synthetic_data(Config(DataConfig(root=str(tmp_path / "v1"), **names)))
     synthdata.ensure_synthetic_data(
         Config(DataConfig(root=str(tmp_path / "v1"), synth_version=1, **names))
     )
-    with pytest.raises(DatasetError, match=r"with shifts none, .*--version 2 --shifts photo"):
+    with pytest.raises(DatasetError, match=r"with shifts none, .*--version 3 --shifts photo"):
         synthdata.ensure_synthetic_data(Config(DataConfig(root=str(tmp_path / "v2"), **names)))
     synthdata.ensure_synthetic_data(
         Config(DataConfig(root=str(tmp_path / "v2"), synth_shifts=["none"], **names))
@@ -371,8 +376,8 @@ def test_cli_switches(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     base = ["synth", "--scale", "0.02", "--size", "32x16", "--quiet", "--domains", "synth-duke"]
     assert main([*base, "--out", str(tmp_path / "a"), "--no-shift", "photometric"]) == 0
     manifest = json.loads((tmp_path / "a" / "synth.json").read_text())
-    assert manifest["version"] == 2 and manifest["shifts"] == list(FAMILIES[1:])
-    assert "generator: version 2 with shifts viewpoint, geometry" in capsys.readouterr().out
+    assert manifest["version"] == 3 and manifest["shifts"] == list(FAMILIES[1:])
+    assert "generator: version 3 with shifts viewpoint, geometry" in capsys.readouterr().out
     assert main([*base, "--out", str(tmp_path / "b"), "--shifts", "occlusion,background"]) == 0
     assert json.loads((tmp_path / "b" / "synth.json").read_text())["shifts"] == [
         "occlusion",
@@ -388,3 +393,57 @@ def test_cli_switches(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
         main([*base, "--out", str(tmp_path / "f"), "--version", "1", "--shifts", "geometry"]) == 1
     )
     assert "version 1 has no shift switches" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------ version 3: calibration
+
+
+def test_calibrated_scales_camera_and_domain_departures_by_hand() -> None:
+    ph = Photometric(gain=(0.8, 1.0), cast=0.08, wb=((1.3, 1.0, 0.7), (0.85, 1.0, 1.15)),
+                     saturation=(1.0, 1.2), contrast=(0.9, 1.1), gamma=(1.2, 1.4),
+                     haze=(0.02, 0.1), noise=(0.03, 0.04))  # fmt: skip
+    out = ph.calibrated(light=0.5, colour=0.25, domain=0.5)
+    # gain: centre 0.9 -> 1 + 0.5 * -0.1 = 0.95, half-width 0.1 -> 0.05
+    assert out.gain == pytest.approx((0.9, 1.0))
+    assert out.cast == pytest.approx(0.02)  # 0.25 * 0.08
+    # saturation: centre 1.1 -> 1.05, half-width 0.1 * colour 0.25 = 0.025
+    assert out.saturation == pytest.approx((1.025, 1.075))
+    assert out.contrast == pytest.approx((0.95, 1.05))  # centre 1 stays, half-width halved
+    assert out.gamma == pytest.approx((1.1, 1.2))  # centre 1.3 -> 1.15, half-width 0.05
+    assert out.haze == pytest.approx((0.01, 0.05)) and out.noise == (0.03, 0.04)
+    # explicit casts keep their direction; the largest departure (0.3) becomes 0.25 * 0.06
+    assert np.allclose(out.wb, [(1.015, 1.0, 0.985), (0.9925, 1.0, 1.0075)])
+
+
+def test_version_3_changes_only_the_photometric_family_and_narrows_it() -> None:
+    light, colour, domain = CALIBRATION[3]
+    assert all(0 < c < 1 for c in (light, colour, domain))
+    for spec in DOMAINS:
+        v2, v3 = levels_for(spec, 2, FAMILIES), levels_for(spec, 3, FAMILIES)
+        assert v2 is not None and v3 is not None
+        assert replace(v3, photometric=v2.photometric) == v2, spec.name
+        assert v3.photometric == v2.photometric.calibrated(light, colour, domain)
+        assert abs(sum(v3.photometric.gain) / 2 - 1) <= abs(sum(v2.photometric.gain) / 2 - 1)
+        # no camera's white balance departs further than the domain's calibrated cast allows
+        top = colour * max(v2.photometric.cast, NEUTRAL.photometric.cast) + 1e-9
+        assert all(abs(c - 1) <= top for s in camera_styles(spec, 0, v3) for c in s.wb)
+
+
+def test_version_3_brings_prids_two_cameras_closer_in_colour() -> None:
+    """The measured property behind the calibration: the channel balance of PRID's two
+    cameras, which version 2 set far apart, is much closer in version 3's pixels."""
+    spec = get_domain("synth-prid")
+
+    def cast_gap(version: int) -> float:
+        levels = levels_for(spec, version, FAMILIES)
+        plan = plan_domain(spec, 0, 1.0, levels)
+        balance = []
+        for cam, style in enumerate(camera_styles(spec, 0, levels)):
+            shots = [s for s in plan.shots if s.cam == cam][:40]
+            px = np.stack(render_shots(spec, style, shots, 0, SIZE, levels)).astype(float)
+            rgb = px.reshape(-1, 3).mean(axis=0)
+            balance.append(rgb / rgb.mean())
+        return float(np.abs(balance[0] - balance[1]).max())
+
+    v2, v3 = cast_gap(2), cast_gap(3)
+    assert v2 > 0.3 and v3 < v2 / 4, (v2, v3)

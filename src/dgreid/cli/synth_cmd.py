@@ -39,12 +39,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--version",
         type=int,
-        help="generator version (default: the latest, 2; 1 = the original, byte for byte)",
+        help="generator version (default: the latest, 3: version 2 with photometric levels "
+        "calibrated on real cameras; 1 = the original, byte for byte)",
     )
     p.add_argument(
         "--shifts",
         metavar="A,B,...",
-        help="version 2's shift families to switch on: photometric, viewpoint, geometry, "
+        help="versions 2 and 3's shift families to switch on: photometric, viewpoint, geometry, "
         "occlusion, background, resolution, population (default all; 'none' = every family "
         "at its neutral level, the same in every domain)",
     )

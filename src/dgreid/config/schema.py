@@ -32,9 +32,9 @@ class DataConfig:
     #: fraction of each source's identities held out for a source-domain test (0 = use all).
     source_holdout: float = 0.0
     #: synthetic data only: the generator version data.root must hold (dgreid synth --version;
-    #: 2 = dgreid.data.synth.VERSION) and version 2's switched-on shift families ("all",
-    #: "none" or names such as [viewpoint, geometry]); another root is an error, not re-used
-    synth_version: int = 2
+    #: 3 = dgreid.data.synth.VERSION) and the switched-on shift families of versions 2 and 3
+    #: ("all", "none" or names such as [viewpoint, geometry]); another root is an error
+    synth_version: int = 3
     synth_shifts: list[str] = field(default_factory=lambda: ["all"])
 
 
@@ -84,6 +84,10 @@ class MethodConfig:
     concat_test: bool = True  # episodic_plus: test feature = [F's feature, E(F(x))]
     mixstyle: float = 0.0  # episodic_plus: MixStyle probability after F's early layers
     f_tri: float = 0.0  # episodic_plus: weight of a triplet loss on F's pooled feature
+    f_id: float = 0.0  # episodic_plus: weight of an id loss on F's feature through a BNNeck
+    #: episodic methods: how an episode's domain is drawn: "uniform" (the paper) or
+    #: "identities" (in proportion to each domain's ids, as often as a PK batch meets them)
+    episode_domains: str = "uniform"
     #: episodic: stage-1 LR milestones (epochs); empty = train.lr_steps
     stage1_lr_steps: list[int] = field(default_factory=list)
     memory_momentum: float = 0.5  # DIMN: memory bank update rate

@@ -91,8 +91,16 @@ class EpisodicMethod(Method):
         seed: int = 0,
         normalize: bool = False,
         encoder_affine: bool = False,
+        episode_domains: str = "uniform",
     ) -> None:
         super().__init__()
+        samplers = {"uniform": "episodic", "identities": "episodic_by_ids"}
+        if episode_domains not in samplers:
+            raise TrainingError(
+                f"method.episode_domains must be one of {', '.join(samplers)}; "
+                f"got {episode_domains!r}"
+            )
+        self.sampler = samplers[episode_domains]
         names = list(domain_names) if domain_names is not None else []
         require_episode_domains("episodic", names, len(extractors))
         if names and len(names) != len(extractors):
@@ -165,8 +173,9 @@ class EpisodicMethod(Method):
         with running_stats_frozen(self.encoder):
             v_j, v_k = self.encoder(biased_j), self.encoder(biased_k)
         pooled = self.backbone.pooled(batch.images)
-        v = self.encoder(self.proj(self.backbone.finish(pooled)))
-        return Episode(i, j, k, v_j, v_k, v, self.classifier(v), pooled)
+        feat = self.backbone.finish(pooled)
+        v = self.encoder(self.proj(feat))
+        return Episode(i, j, k, v_j, v_k, v, self.classifier(v), pooled, feat)
 
     def losses(self, ep: Episode, batch: Batch) -> dict[str, tuple[float, torch.Tensor]]:
         """The terms of L_total (METHOD.md steps 5-8) as ``name -> (weight, value)``."""
@@ -190,8 +199,9 @@ class EpisodicMethod(Method):
 
 @dataclass
 class Episode:
-    """One episode: domains i (the batch), j, k; E(F_j(x)), E(F_k(x)), E(F(x)), C's logits, and
-    F's pooled feature before its feature BatchNorm and the projection (``Backbone.pooled``)."""
+    """One episode: domains i (the batch), j, k; E(F_j(x)), E(F_k(x)), E(F(x)), C's logits, F's
+    pooled feature before its feature BatchNorm and the projection (``Backbone.pooled``), and
+    F(x) itself (``Backbone.finish`` of it, before the projection)."""
 
     i: int
     j: int
@@ -201,3 +211,4 @@ class Episode:
     v: torch.Tensor
     logits: torch.Tensor
     pooled: torch.Tensor
+    feat: torch.Tensor

@@ -10,7 +10,11 @@
   so F sees feature statistics between those of the batch's images;
 - ``f_tri``: the weight of a batch-hard triplet loss on F's pooled feature (before its feature
   BatchNorm and the projection), the metric signal that made the single-network methods
-  strong on real images (docs/real-mini-dg.md).
+  strong on real images (docs/real-mini-dg.md);
+- ``f_id``: the weight of an id loss on F's own feature through a BNNeck (a BatchNorm copy of
+  F(x), or a DualNorm network's own feature BatchNorm, then a linear classifier without bias
+  over all source ids), the Baseline's recipe inside the episode; the test feature's F part is
+  then that neck feature, centred, so it counts as much as E(F(x)) in ``concat_test``.
 
 Every switch off is exactly :class:`~dgreid.methods.episodic.EpisodicMethod`.
 """
@@ -23,7 +27,7 @@ import torch
 from torch import nn
 
 from dgreid.errors import TrainingError
-from dgreid.losses import batch_hard_triplet, consistency_loss
+from dgreid.losses import batch_hard_triplet, consistency_loss, label_smoothed_ce
 from dgreid.methods.episodic import Episode, EpisodicMethod
 from dgreid.methods.registry import METHODS
 from dgreid.structures import Batch
@@ -72,11 +76,19 @@ class EpisodicPlusMethod(EpisodicMethod):
         concat_test: bool = True,
         mixstyle: float = 0.0,
         f_tri: float = 0.0,
+        f_id: float = 0.0,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.tri_global, self.consis_global = tri_global, consis_global
-        self.f_tri = f_tri
+        self.f_tri, self.f_id = f_tri, f_id
+        width = self.backbone.out_features
+        own_bn = self.backbone.has_feature_bn
+        self.f_neck: nn.Module | None = None
+        self.f_classifier: nn.Linear | None = None
+        if f_id > 0:
+            self.f_neck = nn.Identity() if own_bn else nn.BatchNorm1d(width)
+            self.f_classifier = nn.Linear(width, self.classifier.out_features, bias=False)
         self.concat_test = concat_test
         self.mixstyle = MixStyle(mixstyle)
         self._hooks: list[torch.utils.hooks.RemovableHandle] = []
@@ -103,6 +115,9 @@ class EpisodicPlusMethod(EpisodicMethod):
             terms["consis_global"] = (self.lambda_consis, consis_g)
         if self.f_tri > 0:
             terms["f_tri"] = (self.f_tri, batch_hard_triplet(ep.pooled, batch.pids, self.margin))
+        if self.f_neck is not None and self.f_classifier is not None:
+            logits = self.f_classifier(self.f_neck(ep.feat))
+            terms["f_id"] = (self.f_id, label_smoothed_ce(logits, batch.pids, self.label_smooth))
         return terms
 
     def embed(self, images: torch.Tensor) -> torch.Tensor:
@@ -110,5 +125,7 @@ class EpisodicPlusMethod(EpisodicMethod):
             return super().embed(images)
         own = self.backbone(images)
         v = self.encoder(self.proj(own))
+        if self.f_neck is not None:
+            own = self.f_neck(own)
         norm = nn.functional.normalize
         return torch.cat([norm(own, dim=1), norm(v, dim=1)], dim=1)

@@ -194,6 +194,7 @@ def episodic_arguments(cfg: Config, ctx: BuildContext) -> dict[str, Any]:
         seed=cfg.train.seed,
         normalize=cfg.method.normalize,
         encoder_affine=cfg.method.encoder_affine,
+        episode_domains=cfg.method.episode_domains,
     )
 
 
@@ -212,4 +213,5 @@ def _episodic_plus(cfg: Config, ctx: BuildContext) -> Method:
         concat_test=cfg.method.concat_test,
         mixstyle=cfg.method.mixstyle,
         f_tri=cfg.method.f_tri,
+        f_id=cfg.method.f_id,
     )

@@ -17,9 +17,16 @@ from dataclasses import dataclass, field
 from dgreid.errors import DgreidError, UnknownNameError
 
 #: The generator a render uses by default; bumped whenever what it renders for a seed changes.
-VERSION = 2
+VERSION = 3
 #: Versions that can still be rendered (version 1 byte-identical to the original generator).
-VERSIONS = (1, 2)
+VERSIONS = (1, 2, 3)
+#: Version 3's calibration of the photometric family on real cameras, ``(light, colour,
+#: domain)``: how much of version 2's departures it keeps, for a camera's light and its colour
+#: from its domain's centre, and for the domain's centre from neutral
+#: (:meth:`Photometric.calibrated`). Set so that ``bench/camera_stats.py`` measures the
+#: synthetic sources' cameras and domains as far apart as real ones (docs/synthetic.md,
+#: "Version 3"), never from a method's result.
+CALIBRATION = {3: (0.8, 0.5, 0.5)}
 #: Version 2's shift families, in canonical order (``--shifts``, ``data.synth_shifts``).
 FAMILIES = (
     "photometric",
@@ -37,18 +44,58 @@ Range = tuple[float, float]
 RGB = tuple[float, float, float]
 
 
+#: A generic camera's per-channel white-balance spread (version 2, before calibration).
+GENERIC_CAST = 0.06
+
+
+def _scaled_casts(wb: tuple[RGB, ...], limit: float) -> tuple[RGB, ...]:
+    """``wb`` with every departure from 1 scaled by one factor, so the largest is ``limit``."""
+    most = max((abs(c - 1) for rgb in wb for c in rgb), default=0.0)
+    if most == 0.0:
+        return wb
+    k = limit / most
+    return tuple(
+        (round(1 + k * (r - 1), 4), round(1 + k * (g - 1), 4), round(1 + k * (b - 1), 4))
+        for r, g, b in wb
+    )
+
+
 @dataclass(frozen=True)
 class Photometric:
     """Illumination, white balance, tone and sensor noise: each camera draws its values here."""
 
     gain: Range = (0.9, 1.1)
-    cast: float = 0.06  # per-channel white-balance spread between cameras
+    cast: float = GENERIC_CAST  # per-channel white-balance spread between cameras
     wb: tuple[RGB, ...] = ()  # explicit per-camera casts (replace ``cast``)
     saturation: Range = (0.85, 1.05)
     contrast: Range = (0.9, 1.1)
     gamma: Range = (0.9, 1.1)
     haze: Range = (0.0, 0.08)
     noise: Range = (0.01, 0.025)
+
+    def calibrated(self, light: float, colour: float, domain: float) -> Photometric:
+        """These levels with each camera's departure from its domain's centre scaled: by
+        ``light`` for gain, contrast, gamma and haze, by ``colour`` for the cast and saturation;
+        and each range's centre moved toward 1 by ``domain`` (1 = unchanged). Explicit white
+        balances keep their direction, scaled so that their largest channel departs from 1 by
+        the most a calibrated generic camera can (``colour`` times the default cast). Sensor
+        noise, which the resolution family sets with blur, stays."""
+
+        def rng(r: Range, camera: float) -> Range:
+            centre, half = (r[0] + r[1]) / 2, (r[1] - r[0]) / 2
+            centre = 1 + domain * (centre - 1)
+            return round(centre - camera * half, 4), round(centre + camera * half, 4)
+
+        return dataclasses.replace(
+            self,
+            gain=rng(self.gain, light),
+            cast=round(colour * self.cast, 4),
+            wb=_scaled_casts(self.wb, colour * GENERIC_CAST),
+            saturation=rng(self.saturation, colour),
+            contrast=rng(self.contrast, light),
+            gamma=rng(self.gamma, light),
+            haze=(round(light * self.haze[0], 4), round(light * self.haze[1], 4)),
+        )
 
 
 @dataclass(frozen=True)

@@ -14,13 +14,19 @@ import multiprocessing as mp
 import os
 import shutil
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from dgreid.data.synth.domains import DOMAINS, DomainSpec, camera_styles, domain_levels, get_domain
 from dgreid.data.synth.layouts import Plan, Shot, n_ids_at_scale, plan_domain
 from dgreid.data.synth.pixels import encode, render_shots
-from dgreid.data.synth.shifts import VERSION, ShiftLevels, check_version, parse_shifts
+from dgreid.data.synth.shifts import (
+    CALIBRATION,
+    VERSION,
+    ShiftLevels,
+    check_version,
+    parse_shifts,
+)
 from dgreid.data.synth.styles import CameraStyle
 from dgreid.errors import DgreidError
 from dgreid.utils.io import atomic_write_json
@@ -75,8 +81,14 @@ def _resolve(domains: Sequence[str | DomainSpec] | None) -> list[DomainSpec]:
 
 
 def levels_for(spec: DomainSpec, version: int, shifts: Sequence[str]) -> ShiftLevels | None:
-    """What the renderer draws ``spec`` at: None for version 1, else its shift levels."""
-    return None if version == 1 else domain_levels(spec, shifts)
+    """What the renderer draws ``spec`` at: None for version 1, else its shift levels, with
+    version 3's photometric calibration (:data:`~dgreid.data.synth.shifts.CALIBRATION`)."""
+    if version == 1:
+        return None
+    levels = domain_levels(spec, shifts)
+    if version in CALIBRATION:
+        levels = replace(levels, photometric=levels.photometric.calibrated(*CALIBRATION[version]))
+    return levels
 
 
 def build_manifest(
