@@ -9,7 +9,7 @@ import torch
 
 from dgreid.losses import batch_hard_triplet, consistency_loss
 from dgreid.methods import build_method
-from dgreid.methods.episodic import EpisodicMethod
+from dgreid.methods.episodic import EpisodicMethod, running_stats_frozen
 from dgreid.methods.episodic_plus import EpisodicPlusMethod, MixStyle
 from test_methods import DN, extractors, tiny_batch
 
@@ -164,3 +164,24 @@ def test_episode_domains_picks_the_sampler_and_refuses_other_values() -> None:
     assert episodic("episodic_plus", episode_domains="identities").sampler == "episodic_by_ids"
     with pytest.raises(Exception, match="method.episode_domains must be one of uniform, ident"):
         episodic(episode_domains="by_size")
+
+
+def test_mixed_episodes_give_each_image_two_other_domains() -> None:
+    method = episodic("episodic_plus", normalize=True, mixed_episodes=True).train()
+    assert method.sampler == "pk"
+    doms = torch.tensor([0, 0, 1, 1, 2, 2])
+    js, ks = method.pick_pairs(doms, step=3)
+    assert js == method.pick_pairs(doms, step=3)[0]  # a pure function of (seed, step)
+    for d, j, k in zip(doms.tolist(), js, ks):
+        assert len({d, j, k}) == 3  # three sources: the other two, in either order
+    g = torch.Generator().manual_seed(0)
+    images = torch.randn(6, 3, 32, 16, generator=g)
+    batch = dataclasses.replace(tiny_batch(n=6), images=images, domains=doms)
+    ep = method.episode(batch, step=3)
+    assert (ep.i, ep.j, ep.k) == (-1, -1, -1)
+    # image n's view j is F_{j_n}(x_n); E sees the mixed views as one batch
+    with torch.no_grad(), running_stats_frozen(method.encoder):
+        bj = torch.stack([method.extractors[j](images[n : n + 1])[0] for n, j in enumerate(js)])
+        assert torch.allclose(method.encoder(bj), ep.v_j, atol=1e-5)
+    out = method.train_step(batch, step=3)
+    assert torch.isfinite(out["loss"]) and {"tri", "consis", "cls"} <= set(out)

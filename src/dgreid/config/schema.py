@@ -85,6 +85,7 @@ class MethodConfig:
     mixstyle: float = 0.0  # episodic_plus: MixStyle probability after F's early layers
     f_tri: float = 0.0  # episodic_plus: weight of a triplet loss on F's pooled feature
     f_id: float = 0.0  # episodic_plus: weight of an id loss on F's feature through a BNNeck
+    mixed_episodes: bool = False  # episodic_plus: PK batches over all sources, j, k per image
     #: episodic methods: how an episode's domain is drawn: "uniform" (the paper) or
     #: "identities" (in proportion to each domain's ids, as often as a PK batch meets them)
     episode_domains: str = "uniform"

@@ -170,12 +170,23 @@ class EpisodicMethod(Method):
         with torch.no_grad():
             biased_j = self.extractors[j](batch.images)
             biased_k = self.extractors[k](batch.images)
+        return self.assemble(batch, (i, j, k), biased_j, biased_k)
+
+    def assemble(
+        self,
+        batch: Batch,
+        domains: tuple[int, int, int],
+        biased_j: torch.Tensor,
+        biased_k: torch.Tensor,
+    ) -> Episode:
+        """The episode of ``batch`` from the frozen views F_j(x), F_k(x): E of each (running
+        statistics untouched), then F's own pass, E(F(x)) and C's logits."""
         with running_stats_frozen(self.encoder):
             v_j, v_k = self.encoder(biased_j), self.encoder(biased_k)
         pooled = self.backbone.pooled(batch.images)
         feat = self.backbone.finish(pooled)
         v = self.encoder(self.proj(feat))
-        return Episode(i, j, k, v_j, v_k, v, self.classifier(v), pooled, feat)
+        return Episode(*domains, v_j, v_k, v, self.classifier(v), pooled, feat)
 
     def losses(self, ep: Episode, batch: Batch) -> dict[str, tuple[float, torch.Tensor]]:
         """The terms of L_total (METHOD.md steps 5-8) as ``name -> (weight, value)``."""
@@ -199,7 +210,8 @@ class EpisodicMethod(Method):
 
 @dataclass
 class Episode:
-    """One episode: domains i (the batch), j, k; E(F_j(x)), E(F_k(x)), E(F(x)), C's logits, F's
+    """One episode: domains i (the batch), j, k (-1 each when they differ per image, as in
+    ``episodic_plus``'s mixed episodes); E(F_j(x)), E(F_k(x)), E(F(x)), C's logits, F's
     pooled feature before its feature BatchNorm and the projection (``Backbone.pooled``), and
     F(x) itself (``Backbone.finish`` of it, before the projection)."""
 

@@ -14,7 +14,10 @@
 - ``f_id``: the weight of an id loss on F's own feature through a BNNeck (a BatchNorm copy of
   F(x), or a DualNorm network's own feature BatchNorm, then a linear classifier without bias
   over all source ids), the Baseline's recipe inside the episode; the test feature's F part is
-  then that neck feature, centred, so it counts as much as E(F(x)) in ``concat_test``.
+  then that neck feature, centred, so it counts as much as E(F(x)) in ``concat_test``;
+- ``mixed_episodes``: batches are PK batches over the union of sources (as the Baseline's), and
+  every image n of domain d_n gets its own pair j_n != k_n, both != d_n: the episode's losses
+  are the same, taken over images whose biased views come from different extractors.
 
 Every switch off is exactly :class:`~dgreid.methods.episodic.EpisodicMethod`.
 """
@@ -23,6 +26,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -77,9 +81,13 @@ class EpisodicPlusMethod(EpisodicMethod):
         mixstyle: float = 0.0,
         f_tri: float = 0.0,
         f_id: float = 0.0,
+        mixed_episodes: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.mixed_episodes = mixed_episodes
+        if mixed_episodes:
+            self.sampler = "pk"
         self.tri_global, self.consis_global = tri_global, consis_global
         self.f_tri, self.f_id = f_tri, f_id
         width = self.backbone.out_features
@@ -104,6 +112,33 @@ class EpisodicPlusMethod(EpisodicMethod):
                 self._hooks.append(
                     modules[name].register_forward_hook(lambda _m, _i, out: self.mixstyle(out))
                 )
+
+    def pick_pairs(self, domains: torch.Tensor, step: int) -> tuple[list[int], list[int]]:
+        """Per image n of domain d_n, two distinct domains j_n, k_n != d_n: a pure function of
+        ``(seed, step)`` and the batch's domains, so a resumed run draws the same ones."""
+        count = len(self.extractors)
+        rng = np.random.default_rng([self.seed, step, count])
+        js, ks = [], []
+        for d in domains.tolist():
+            if not 0 <= d < count:
+                raise TrainingError(f"image of domain {d}; the sources are 0..{count - 1}")
+            j, k = rng.choice([e for e in range(count) if e != d], size=2, replace=False)
+            js.append(int(j))
+            ks.append(int(k))
+        return js, ks
+
+    def episode(self, batch: Batch, step: int) -> Episode:
+        if not self.mixed_episodes:
+            return super().episode(batch, step)
+        js, ks = self.pick_pairs(batch.domains, step)
+        needed = sorted(set(js) | set(ks))
+        at = {d: t for t, d in enumerate(needed)}
+        with torch.no_grad():
+            views = torch.stack([self.extractors[d](batch.images) for d in needed])
+        rows = torch.arange(len(js))
+        biased_j = views[[at[j] for j in js], rows]
+        biased_k = views[[at[k] for k in ks], rows]
+        return self.assemble(batch, (-1, -1, -1), biased_j, biased_k)
 
     def losses(self, ep: Episode, batch: Batch) -> dict[str, tuple[float, torch.Tensor]]:
         terms = super().losses(ep, batch)

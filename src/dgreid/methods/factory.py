@@ -214,4 +214,5 @@ def _episodic_plus(cfg: Config, ctx: BuildContext) -> Method:
         mixstyle=cfg.method.mixstyle,
         f_tri=cfg.method.f_tri,
         f_id=cfg.method.f_id,
+        mixed_episodes=cfg.method.mixed_episodes,
     )
