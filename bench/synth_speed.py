@@ -1,5 +1,5 @@
 """Time ``dgreid synth`` on the default benchmark: prints images/second and total seconds for
-each generator version (version 2 with every shift family on, unless ``--shifts`` says).
+each generator version (versions 2 and 3 with every shift family on, unless ``--shifts`` says).
 
     python bench/synth_speed.py [--scale 1.0] [--size 128x64] [--workers 2]
                                 [--versions 1 2] [--shifts all]
@@ -43,7 +43,7 @@ def main() -> None:
     ap.add_argument("--size", default="128x64")
     ap.add_argument("--workers", type=int, default=None)
     ap.add_argument("--versions", type=int, nargs="+", default=list(VERSIONS))
-    ap.add_argument("--shifts", default="all", help="version 2's families (default all)")
+    ap.add_argument("--shifts", default="all", help="versions 2 and 3's families (default all)")
     args = ap.parse_args()
     workers = args.workers or min(2, os.cpu_count() or 1)
     print(f"synth at {args.size}, scale {args.scale}, {workers} workers, {os.cpu_count()} CPUs")
