@@ -40,11 +40,17 @@ def camera_means(root: str, name: str, per_camera: int, seed: int = 0) -> np.nda
     return np.array(rows)
 
 
+def brightness_cast(means: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per row of ``means`` ((n, >=3) mean RGB): brightness (the channels' mean) and colour
+    cast (each channel over that mean)."""
+    lum = means[:, :3].mean(axis=1)
+    return lum, means[:, :3] / lum[:, None]
+
+
 def pair_gaps(means: np.ndarray) -> tuple[float, float]:
     """Mean over pairs of rows of |brightness difference| and of the largest |colour-cast
     difference| over the channels; ``means`` is (n, >=3) mean RGB."""
-    lum = means[:, :3].mean(axis=1)
-    cast = means[:, :3] / lum[:, None]
+    lum, cast = brightness_cast(means)
     pairs = [(a, b) for a in range(len(means)) for b in range(a + 1, len(means))]
     if not pairs:
         return 0.0, 0.0
@@ -65,8 +71,8 @@ def main() -> None:
     overall = []
     for name in args.datasets:
         m = camera_means(args.root, name, args.per_camera)
-        lum = m[:, :3].mean(axis=1)
-        cast = np.ptp(m[:, :3] / lum[:, None], axis=0).max()
+        lum, casts = brightness_cast(m)
+        cast = np.ptp(casts, axis=0).max()
         con = m[:, 3:].mean(axis=1)
         d_lum, d_cast = pair_gaps(m)
         overall.append(m.mean(axis=0))

@@ -41,10 +41,8 @@ class BaselineMethod(Method):
     ) -> None:
         super().__init__()
         self.backbone: Backbone = build_backbone(backbone, pretrained, width_mult=width_mult)
-        width = self.backbone.out_features
-        own_bn = self.backbone.has_feature_bn
-        self.neck: nn.BatchNorm1d | None = nn.BatchNorm1d(width) if bnneck and not own_bn else None
-        self.classifier = nn.Linear(width, num_classes, bias=not bnneck)
+        self.neck = self.backbone.new_bnneck() if bnneck else None
+        self.classifier = nn.Linear(self.backbone.out_features, num_classes, bias=not bnneck)
         self.label_smooth = label_smooth
         self.feature_tri = feature_tri
         self.margin = margin

@@ -90,12 +90,12 @@ class EpisodicPlusMethod(EpisodicMethod):
             self.sampler = "pk"
         self.tri_global, self.consis_global = tri_global, consis_global
         self.f_tri, self.f_id = f_tri, f_id
-        width = self.backbone.out_features
-        own_bn = self.backbone.has_feature_bn
         self.f_neck: nn.Module | None = None
         self.f_classifier: nn.Linear | None = None
         if f_id > 0:
-            self.f_neck = nn.Identity() if own_bn else nn.BatchNorm1d(width)
+            neck = self.backbone.new_bnneck()
+            self.f_neck = nn.Identity() if neck is None else neck
+            width = self.backbone.out_features
             self.f_classifier = nn.Linear(width, self.classifier.out_features, bias=False)
         self.concat_test = concat_test
         self.mixstyle = MixStyle(mixstyle)

@@ -68,6 +68,11 @@ class Backbone(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.forward_features(x)
 
+    def new_bnneck(self) -> nn.BatchNorm1d | None:
+        """A BNNeck for this network's feature: a new BatchNorm1d over ``out_features``, or
+        None when the network's own feature BatchNorm already is one (``has_feature_bn``)."""
+        return None if self.has_feature_bn else nn.BatchNorm1d(self.out_features)
+
     def load_imagenet(self, state: dict[str, torch.Tensor], source: str) -> None:
         """Load ImageNet weights; keys under ``ignored_keys`` are dropped, others must match.
 
