@@ -11,10 +11,12 @@ import logging
 from pathlib import Path
 
 import pytest
+import torch
 
 from conftest import CONFIGS, TINY_OVERRIDES, tiny_config
 from dgreid.cli.main import main
 from dgreid.engine.metrics_log import read_metrics
+from dgreid.errors import TrainingError
 from dgreid.experiments.train_run import run_training
 
 BASELINE = str(CONFIGS / "synthetic" / "baseline.yaml")
@@ -164,3 +166,45 @@ def test_without_eval_every_the_log_has_no_evaluations(
     run_training(tiny_config("baseline", tiny_benchmark, out))
     assert not [r for r in read_metrics(out / "metrics.jsonl") if "eval" in r]
     assert (out / "results.json").is_file()
+
+
+@pytest.mark.parametrize("f_start", ["shared", "own"])
+def test_f_start_shared_starts_f_from_the_stage0_network(
+    f_start: str,
+    episodic_run: Path,
+    tiny_benchmark: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``method.f_start=shared``: F's convolutions start as those of the stage-0 network the
+    F_i started from; ``own``: from F's own initialisation."""
+    from dgreid.experiments import train_run
+    from dgreid.utils.torch_file import read_state_dict
+
+    started: dict[str, torch.Tensor] = {}
+
+    class Recording(train_run.Trainer):  # type: ignore[misc,valid-type]
+        def __init__(self, method, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+            started.update({k: v.clone() for k, v in method.backbone.state_dict().items()})
+            super().__init__(method, *args, **kwargs)
+
+    monkeypatch.setattr(train_run, "Trainer", Recording)
+    stage1 = f"method.stage1_dir={episodic_run / 'stage1'}"
+    run_training(
+        tiny_config(
+            "episodic", tiny_benchmark, tmp_path / "run", stage1, f"method.f_start={f_start}"
+        )
+    )
+    (stage0,) = (episodic_run / "stage1").glob("stage0-*/extractor.pt")  # reused, not retrained
+    start = read_state_dict(stage0)
+    convs = [k for k in start if k.startswith("backbone.body.") and k.endswith(".0.weight")]
+    assert len(convs) == 4
+    same = [torch.equal(start[k], started[k.replace("backbone.body.", "stages.")]) for k in convs]
+    assert same == [f_start == "shared"] * 4
+
+
+def test_f_start_typo_is_refused_before_stage1(tiny_benchmark: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    with pytest.raises(TrainingError, match="method.f_start='shraed'; expected one of own, shared"):
+        run_training(tiny_config("episodic", tiny_benchmark, out, "method.f_start=shraed"))
+    assert not list(out.rglob("extractor.pt"))

@@ -41,6 +41,8 @@ log = logging.getLogger(__name__)
 #: 4: shared start, stage-1 milestones scaled to its length), so older extractors are not reused.
 STAGE1_FORMAT = 4
 STAGE1_INITS = ("shared", "independent")
+#: method.f_start: F from its own initialisation, or from the stage-0 network (``shared``)
+F_STARTS = ("own", "shared")
 STAGE0 = "stage0"
 
 
@@ -101,9 +103,18 @@ def stage1_key(cfg: Config, domain: str, num_images: int, start: str) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:12]
 
 
+@dataclasses.dataclass
+class Stage1:
+    """Stage 1's result: the frozen F_i (index = domain) and the stage-0 network's weights they
+    all started from (None when they started from ImageNet / user weights or independently)."""
+
+    extractors: list[nn.Module]
+    start_state: dict | None
+
+
 def train_extractors(
     cfg: Config, sources: SourceSet, out_dir: Path, resume: bool, cache: ImageCache | None = None
-) -> list[nn.Module]:
+) -> Stage1:
     """Train (or reuse) one frozen extractor F_i per source domain, all from one start; the
     images are read from ``cache`` when there is one (the main run's, built once)."""
     # refuse before stage 1 spends time on any extractor
@@ -112,6 +123,10 @@ def train_extractors(
         raise TrainingError(
             f"method.stage1_init={cfg.method.stage1_init!r}; expected one of "
             f"{', '.join(STAGE1_INITS)}"
+        )
+    if cfg.method.f_start not in F_STARTS:
+        raise TrainingError(
+            f"method.f_start={cfg.method.f_start!r}; expected one of {', '.join(F_STARTS)}"
         )
     stage1_dir = Path(cfg.method.stage1_dir) if cfg.method.stage1_dir else out_dir / "stage1"
     start_state = None
@@ -136,7 +151,7 @@ def train_extractors(
         stream = image_stream(cfg, [r for r in sources.records if r.domain == d], cache)
         method = _train_one(cfg, sources, stream, summary.name, stage1_dir, start, start_state, d)
         extractors.append(extractor_feature(method, cfg.method.extractor_feature))
-    return extractors
+    return Stage1(extractors, start_state)
 
 
 def _train_one(

@@ -24,6 +24,7 @@ from dgreid.engine import Trainer
 from dgreid.engine.device import resolve_train_device
 from dgreid.engine.distributed import barrier, init_distributed, is_main_process
 from dgreid.engine.threads import set_training_threads
+from dgreid.errors import TrainingError
 from dgreid.evaluation.protocol import ProtocolResult
 from dgreid.experiments.evaluate import PeriodicEvaluation, evaluate_method
 from dgreid.experiments.rundir import prepare_run_dir
@@ -32,7 +33,9 @@ from dgreid.experiments.stage1 import train_extractors
 from dgreid.experiments.synthdata import ensure_synthetic_data
 from dgreid.methods import METHODS, method_from_config
 from dgreid.methods.base import Method
+from dgreid.methods.episodic import EpisodicMethod
 from dgreid.models import build_backbone
+from dgreid.models.backbone import pretrained_source
 from dgreid.utils.seed import seed_everything
 
 log = logging.getLogger(__name__)
@@ -87,6 +90,23 @@ def build_method(
     )
 
 
+def start_f_shared(cfg: Config, method: Method, start_state: dict | None) -> None:
+    """``method.f_start=shared``: F starts from the stage-0 network its F_i started from, as
+    in the paper every network starts from the same ImageNet weights. Nothing to do when F has
+    ImageNet / user weights of its own or there was no stage-0 network."""
+    if cfg.method.f_start != "shared":
+        return
+    if start_state is None or pretrained_source(cfg.model.backbone, cfg.model.pretrained):
+        log.info(
+            "method.f_start=shared: F keeps its own initial weights (%s)", cfg.model.pretrained
+        )
+        return
+    if not isinstance(method, EpisodicMethod):
+        raise TrainingError(f"method.f_start=shared: {cfg.method.name} has no episodic F")
+    method.backbone.load_start(start_state, "the stage-0 network")
+    log.info("method.f_start=shared: F starts from the stage-0 network")
+
+
 def check_initial_weights(cfg: Config) -> None:
     """Load ``model.pretrained`` into every network the run starts from (the backbone, and
     the extractor of a method with stage 1): a missing, foreign or unsafe file, or one for
@@ -125,12 +145,19 @@ def _train_and_evaluate(
     log.info("torch CPU threads: %d (%s)", threads, why)
     sources = load_sources(cfg, check_images=False)
     cache = prepare_images(cfg, sources)
-    extractors = None
+    stage1 = None
     if METHODS.get(cfg.method.name).needs_domain_extractors:
-        extractors = train_extractors(cfg, sources, out, resume, cache)
+        stage1 = train_extractors(cfg, sources, out, resume, cache)
     settings = train_settings(cfg)
     seed_everything(cfg.train.seed)  # initial weights depend on the seed alone, not on history
-    method = build_method(cfg, sources, extractors, settings.total_iterations(len(sources.records)))
+    method = build_method(
+        cfg,
+        sources,
+        stage1.extractors if stage1 is not None else None,
+        settings.total_iterations(len(sources.records)),
+    )
+    if stage1 is not None:
+        start_f_shared(cfg, method, stage1.start_state)
     device = resolve_train_device(cfg.train.device)
     periodic = PeriodicEvaluation(cfg, device) if settings.eval_every > 0 else None
     trainer = Trainer(

@@ -95,6 +95,13 @@ class Backbone(nn.Module):
             )
         self.load_state_dict(state, strict=False)
 
+    def load_start(self, state: dict[str, torch.Tensor], source: str) -> None:
+        """Start from another trained network's weights (the episodic methods' shared start:
+        F from the stage-0 network its extractors started from). By default ``state`` must be
+        in this network's own key layout, checked as :meth:`load_imagenet` checks it;
+        a backbone built on another one's layers overrides this to map that one's keys."""
+        self.load_imagenet(state, source)
+
     def required_missing(self, missing: list[str]) -> list[str]:
         """Keys a checkpoint must provide; backbones with extra layers override this."""
         return missing

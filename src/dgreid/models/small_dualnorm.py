@@ -67,6 +67,24 @@ class ConvNetDualNorm(Backbone):
     def finish(self, pooled: torch.Tensor) -> torch.Tensor:
         return self.feat_bn(pooled)
 
+    def load_start(self, state: dict[str, torch.Tensor], source: str) -> None:
+        """Also take a ``convnet_small``'s weights (its ``body.<i>`` is this network's
+        ``stages.<i>``): every convolution and norm scale and shift; an InstanceNorm keeps no
+        running statistics, so those of the BatchNorm it replaces are dropped. The added
+        InstanceNorms and the feature BatchNorm keep their initialisation."""
+        if any(k.startswith("body.") for k in state):
+            own = self.state_dict()
+            renamed = {"stages." + k[len("body.") :]: v for k, v in state.items()}
+            state = {k: v for k, v in renamed.items() if k in own or not _running(k)}
+        super().load_start(state, source)
+
+    def required_missing(self, missing: list[str]) -> list[str]:
+        return [k for k in missing if not k.startswith(("post.", "feat_bn."))]
+
+
+def _running(key: str) -> bool:
+    return key.rsplit(".", 1)[-1] in ("running_mean", "running_var", "num_batches_tracked")
+
 
 @BACKBONES.register("convnet_dualnorm")
 def build_convnet_dualnorm(width_mult: float = 1.0) -> Backbone:
