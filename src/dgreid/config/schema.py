@@ -79,9 +79,10 @@ class MethodConfig:
     #: episodic: "shared" = every F_i starts from one network (ImageNet, else a stage-0 network
     #: trained on the union of sources); "independent" = each from its own random init
     stage1_init: str = "shared"
-    #: episodic: where F starts when it has no ImageNet / user weights: "own" (its random
-    #: initialisation) or "shared" (the stage-0 network the F_i started from)
-    f_start: str = "own"
+    #: episodic: where F starts when it has no ImageNet / user weights: "shared" (the stage-0
+    #: network the F_i started from, as in the paper F and the F_i share their ImageNet start)
+    #: or "own" (its random initialisation)
+    f_start: str = "shared"
     tri_global: bool = True  # episodic_plus: L_tri on E(F(x)) too
     consis_global: bool = True  # episodic_plus: E(F(x)) agrees with E(F_j(x))
     concat_test: bool = True  # episodic_plus: test feature = [F's feature, E(F(x))]
