@@ -42,6 +42,7 @@ TINY_OVERRIDES = [
     "train.log_every=1",
     "train.device=cpu",
     "method.stage1_epochs=1",
+    "method.stage0_epochs=1",
     "eval.num_splits=2",
     "eval.num_test_ids=4",
 ]

@@ -70,6 +70,9 @@ class MethodConfig:
     #: baseline, dualnorm, dann: weight of a batch-hard triplet loss (margin) on the feature
     feature_tri: float = 0.0
     stage1_epochs: int = 0  # episodic: epochs of each F_i; 0 = same as train.epochs
+    #: episodic: epochs of the stage-0 network (the F_i's shared start when there are no
+    #: ImageNet weights; as many iterations per epoch as an average domain's); 0 = stage1_epochs
+    stage0_epochs: int = 0
     #: episodic: L_tri and L_consis on L2-normalised E outputs (scale- and width-free), and
     #: the test feature E(F(x)) L2-normalised too; false = on raw outputs (as before)
     normalize: bool = False

@@ -36,6 +36,7 @@ QUICK = [
     "train.epochs=1",
     "train.lr_steps=[1]",
     "method.stage1_epochs=1",
+    "method.stage0_epochs=1",
     "train.iters_per_epoch=30",
     "train.log_every=10",
 ]

@@ -56,18 +56,32 @@ def stage1_lr_steps(cfg: Config) -> list[int]:
     ``train.epochs`` to stage 1's length, so its rate decays at the same point of its run."""
     if cfg.method.stage1_lr_steps:
         return list(cfg.method.stage1_lr_steps)
-    epochs, stage1 = cfg.train.epochs, cfg.method.stage1_epochs or cfg.train.epochs
-    if stage1 == epochs or epochs <= 0:
+    return _scaled_steps(cfg, cfg.method.stage1_epochs or cfg.train.epochs)
+
+
+def stage0_epochs(cfg: Config) -> int:
+    """The stage-0 network's epochs: ``method.stage0_epochs``, else stage 1's."""
+    return cfg.method.stage0_epochs or cfg.method.stage1_epochs or cfg.train.epochs
+
+
+def _scaled_steps(cfg: Config, length: int) -> list[int]:
+    """``train.lr_steps`` scaled from ``train.epochs`` to a run of ``length`` epochs."""
+    epochs = cfg.train.epochs
+    if length == epochs or epochs <= 0:
         return list(cfg.train.lr_steps)
-    return sorted({max(1, int(m * stage1 / epochs)) for m in cfg.train.lr_steps})
+    return sorted({max(1, int(m * length / epochs)) for m in cfg.train.lr_steps})
 
 
-def stage1_settings(cfg: Config, iters_per_epoch: int = 0) -> TrainSettings:
-    """The main run's settings with stage 1's epochs and milestones, and no evaluation."""
+def stage1_settings(cfg: Config, iters_per_epoch: int = 0, stage0: bool = False) -> TrainSettings:
+    """The main run's settings with stage 1's epochs and milestones (the stage-0 network's
+    with ``stage0`` when ``method.stage0_epochs`` sets its own length), and no evaluation."""
+    epochs, steps = cfg.method.stage1_epochs or cfg.train.epochs, stage1_lr_steps(cfg)
+    if stage0 and cfg.method.stage0_epochs:
+        epochs, steps = stage0_epochs(cfg), _scaled_steps(cfg, stage0_epochs(cfg))
     return dataclasses.replace(
         train_settings(cfg),
-        epochs=cfg.method.stage1_epochs or cfg.train.epochs,
-        lr_steps=tuple(stage1_lr_steps(cfg)),
+        epochs=epochs,
+        lr_steps=tuple(steps),
         iters_per_epoch=iters_per_epoch or cfg.train.iters_per_epoch,
         eval_every=0,
     )
@@ -97,6 +111,8 @@ def stage1_key(cfg: Config, domain: str, num_images: int, start: str) -> str:
         "num_instances": cfg.data.num_instances,
         "holdout": cfg.data.source_holdout,
     }
+    if cfg.method.stage0_epochs and STAGE0 in (domain, start):  # another stage-0 network
+        parts["stage0_epochs"] = cfg.method.stage0_epochs
     synth = read_manifest(cfg.data.root)
     if synth is not None:  # a synthetic root rendered again (version, shifts, seed...) retrains
         parts["synth"] = {k: synth.get(k) for k in ("version", "shifts", "seed", "scale", "size")}
@@ -190,7 +206,7 @@ def _train_one(
         method,
         stream,
         folder,
-        stage1_settings(cfg, iters),
+        stage1_settings(cfg, iters, stage0=domain < 0),
         RunLabels(
             name=f"stage1 {name}",
             method="extractor",

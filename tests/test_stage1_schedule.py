@@ -1,0 +1,45 @@
+"""Stage 1 schedule and reuse keys: the stage-0 network's own length (method.stage0_epochs)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from dgreid.config.schema import Config, MethodConfig, TrainConfig
+from dgreid.experiments.stage1 import STAGE0, stage1_key, stage1_settings
+
+
+def _cfg(tmp_path: Path, stage0_epochs: int = 0) -> Config:
+    base = Config()
+    return replace(
+        base,
+        data=replace(base.data, root=str(tmp_path)),
+        train=TrainConfig(epochs=10, lr_steps=[8]),
+        method=MethodConfig(stage1_epochs=8, stage0_epochs=stage0_epochs),
+    )
+
+
+def test_stage0_epochs_sets_the_stage0_networks_length_and_milestone(tmp_path: Path) -> None:
+    same = _cfg(tmp_path)
+    # stage 1: 8 epochs, the main run's milestone 8 of 10 scaled to int(8 * 8 / 10) = 6
+    assert (stage1_settings(same).epochs, stage1_settings(same).lr_steps) == (8, (6,))
+    assert stage1_settings(same, stage0=True) == stage1_settings(same)
+    longer = _cfg(tmp_path, stage0_epochs=16)
+    # stage 0: 16 epochs, milestone int(8 * 16 / 10) = 12; the F_i keep stage 1's schedule
+    assert (
+        stage1_settings(longer, stage0=True).epochs,
+        stage1_settings(longer, stage0=True).lr_steps,
+    ) == (16, (12,))
+    assert stage1_settings(longer) == stage1_settings(same)
+
+
+def test_stage0_epochs_changes_the_keys_of_every_network_started_from_stage0(
+    tmp_path: Path,
+) -> None:
+    same, longer = _cfg(tmp_path), _cfg(tmp_path, stage0_epochs=16)
+    for domain, start in [(STAGE0, "random"), ("synth-duke", STAGE0)]:
+        assert stage1_key(same, domain, 100, start) != stage1_key(longer, domain, 100, start)
+    # extractors that start from ImageNet weights do not depend on a stage-0 network
+    assert stage1_key(same, "synth-duke", 100, "pretrained") == stage1_key(
+        longer, "synth-duke", 100, "pretrained"
+    )
