@@ -59,11 +59,6 @@ def stage1_lr_steps(cfg: Config) -> list[int]:
     return _scaled_steps(cfg, cfg.method.stage1_epochs or cfg.train.epochs)
 
 
-def stage0_epochs(cfg: Config) -> int:
-    """The stage-0 network's epochs: ``method.stage0_epochs``, else stage 1's."""
-    return cfg.method.stage0_epochs or cfg.method.stage1_epochs or cfg.train.epochs
-
-
 def _scaled_steps(cfg: Config, length: int) -> list[int]:
     """``train.lr_steps`` scaled from ``train.epochs`` to a run of ``length`` epochs."""
     epochs = cfg.train.epochs
@@ -77,7 +72,8 @@ def stage1_settings(cfg: Config, iters_per_epoch: int = 0, stage0: bool = False)
     with ``stage0`` when ``method.stage0_epochs`` sets its own length), and no evaluation."""
     epochs, steps = cfg.method.stage1_epochs or cfg.train.epochs, stage1_lr_steps(cfg)
     if stage0 and cfg.method.stage0_epochs:
-        epochs, steps = stage0_epochs(cfg), _scaled_steps(cfg, stage0_epochs(cfg))
+        epochs = cfg.method.stage0_epochs
+        steps = _scaled_steps(cfg, epochs)
     return dataclasses.replace(
         train_settings(cfg),
         epochs=epochs,
