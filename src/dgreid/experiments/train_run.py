@@ -24,7 +24,6 @@ from dgreid.engine import Trainer
 from dgreid.engine.device import resolve_train_device
 from dgreid.engine.distributed import barrier, init_distributed, is_main_process
 from dgreid.engine.threads import set_training_threads
-from dgreid.errors import TrainingError
 from dgreid.evaluation.protocol import ProtocolResult
 from dgreid.experiments.evaluate import PeriodicEvaluation, evaluate_method
 from dgreid.experiments.rundir import prepare_run_dir
@@ -101,8 +100,7 @@ def start_f_shared(cfg: Config, method: Method, start_state: dict | None) -> Non
             "method.f_start=shared: F keeps its own initial weights (%s)", cfg.model.pretrained
         )
         return
-    if not isinstance(method, EpisodicMethod):
-        raise TrainingError(f"method.f_start=shared: {cfg.method.name} has no episodic F")
+    assert isinstance(method, EpisodicMethod)  # only the episodic methods have a stage 1
     method.backbone.load_start(start_state, "the stage-0 network")
     log.info("method.f_start=shared: F starts from the stage-0 network")
 

@@ -75,11 +75,9 @@ class ConvNetDualNorm(Backbone):
         if any(k.startswith("body.") for k in state):
             own = self.state_dict()
             renamed = {"stages." + k[len("body.") :]: v for k, v in state.items()}
-            state = {k: v for k, v in renamed.items() if k in own or not _running(k)}
+            added = {k: v for k, v in own.items() if k.startswith(("post.", "feat_bn."))}
+            state = added | {k: v for k, v in renamed.items() if k in own or not _running(k)}
         super().load_start(state, source)
-
-    def required_missing(self, missing: list[str]) -> list[str]:
-        return [k for k in missing if not k.startswith(("post.", "feat_bn."))]
 
 
 def _running(key: str) -> bool:
