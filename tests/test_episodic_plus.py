@@ -7,6 +7,7 @@ import dataclasses
 import pytest
 import torch
 
+from dgreid.errors import TrainingError
 from dgreid.losses import batch_hard_triplet, consistency_loss
 from dgreid.methods import build_method
 from dgreid.methods.episodic import EpisodicMethod, running_stats_frozen
@@ -185,3 +186,33 @@ def test_mixed_episodes_give_each_image_two_other_domains() -> None:
         assert torch.allclose(method.encoder(bj), ep.v_j, atol=1e-5)
     out = method.train_step(batch, step=3)
     assert torch.isfinite(out["loss"]) and {"tri", "consis", "cls"} <= set(out)
+
+
+def _backbone_grads(method: EpisodicMethod, term: str) -> list[torch.Tensor]:
+    """The gradient of one loss term on F's parameters (zeros where it does not reach)."""
+    method.zero_grad()
+    batch = tiny_batch(domain=1)
+    method.losses(method.episode(batch, step=2), batch)[term][1].backward()
+    return [
+        torch.zeros_like(p) if p.grad is None else p.grad.clone()
+        for p in method.backbone.parameters()
+    ]
+
+
+def test_f_from_e_scales_the_gradient_e_sends_into_f_and_nothing_else() -> None:
+    full = episodic("episodic_plus", f_tri=1.0).train()
+    half = episodic("episodic_plus", f_tri=1.0, f_from_e=0.5).train()
+    cut = episodic("episodic_plus", f_tri=1.0, f_from_e=0.0).train()
+    g1, g_half, g0 = (_backbone_grads(m, "cls") for m in (full, half, cut))
+    assert any(g.abs().sum() > 0 for g in g1)  # L_cls reaches F through proj, E and C
+    assert all(torch.allclose(h, 0.5 * g, atol=1e-6) for h, g in zip(g_half, g1))
+    assert all(torch.equal(g, torch.zeros_like(g)) for g in g0)
+    # F's own loss and E's parameters are untouched by the switch; the forward is the same
+    f1, f0 = _backbone_grads(full, "f_tri"), _backbone_grads(cut, "f_tri")
+    assert all(torch.allclose(a, b) for a, b in zip(f1, f0))
+    _backbone_grads(cut, "cls")
+    assert cut.encoder.fc1.weight.grad is not None and cut.encoder.fc1.weight.grad.abs().sum() > 0
+    batch = tiny_batch(domain=1)
+    assert torch.equal(full.episode(batch, 2).v, cut.episode(batch, 2).v)
+    with pytest.raises(TrainingError, match="f_from_e"):
+        episodic("episodic_plus", f_from_e=1.5)

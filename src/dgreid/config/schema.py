@@ -93,6 +93,9 @@ class MethodConfig:
     f_tri: float = 0.0  # episodic_plus: weight of a triplet loss on F's pooled feature
     f_id: float = 0.0  # episodic_plus: weight of an id loss on F's feature through a BNNeck
     mixed_episodes: bool = False  # episodic_plus: PK batches over all sources, j, k per image
+    #: episodic_plus: scale of the gradient the losses on E(F(x)) send into F (1 = the paper,
+    #: 0 = F learns from f_id / f_tri alone; E and C still learn on F(x))
+    f_from_e: float = 1.0
     #: episodic methods: how an episode's domain is drawn: "uniform" (the paper) or
     #: "identities" (in proportion to each domain's ids, as often as a PK batch meets them)
     episode_domains: str = "uniform"

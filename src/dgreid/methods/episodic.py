@@ -157,6 +157,11 @@ class EpisodicMethod(Method):
         """F(x): the DualNorm feature projected to the extractors' width (E's input)."""
         return self.proj(self.backbone(images))
 
+    def encoder_input(self, feat: torch.Tensor) -> torch.Tensor:
+        """F(x) as E's losses see it in training: unchanged here (their gradient reaches F in
+        full, as in the paper); ``episodic_plus`` may scale that gradient."""
+        return feat
+
     def metric_space(self, v: torch.Tensor) -> torch.Tensor:
         """Where L_tri and L_consis measure E's outputs: as they are (the paper), or
         L2-normalised (``normalize``: the losses then depend neither on the embedding width nor
@@ -185,7 +190,7 @@ class EpisodicMethod(Method):
             v_j, v_k = self.encoder(biased_j), self.encoder(biased_k)
         pooled = self.backbone.pooled(batch.images)
         feat = self.backbone.finish(pooled)
-        v = self.encoder(self.proj(feat))
+        v = self.encoder(self.proj(self.encoder_input(feat)))
         return Episode(*domains, v_j, v_k, v, self.classifier(v), pooled, feat)
 
     def losses(self, ep: Episode, batch: Batch) -> dict[str, tuple[float, torch.Tensor]]:

@@ -15,6 +15,10 @@
   F(x), or a DualNorm network's own feature BatchNorm, then a linear classifier without bias
   over all source ids), the Baseline's recipe inside the episode; the test feature's F part is
   then that neck feature, centred, so it counts as much as E(F(x)) in ``concat_test``;
+- ``f_from_e``: the scale of the gradient that the losses on E(F(x)) (L_cls through E and C,
+  ``tri_global``, ``consis_global``) send back into F: 1 as in the paper, 0 = F learns from its
+  own losses (``f_id``, ``f_tri``) alone while E and C still learn on F(x); the forward pass is
+  the same either way;
 - ``mixed_episodes``: batches are PK batches over the union of sources (as the Baseline's), and
   every image n of domain d_n gets its own pair j_n != k_n, both != d_n: the episode's losses
   are the same, taken over images whose biased views come from different extractors.
@@ -82,9 +86,13 @@ class EpisodicPlusMethod(EpisodicMethod):
         f_tri: float = 0.0,
         f_id: float = 0.0,
         mixed_episodes: bool = False,
+        f_from_e: float = 1.0,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        if not 0.0 <= f_from_e <= 1.0:
+            raise TrainingError(f"method.f_from_e must be in [0, 1], got {f_from_e}")
+        self.f_from_e = f_from_e
         self.mixed_episodes = mixed_episodes
         if mixed_episodes:
             self.sampler = "pk"
@@ -112,6 +120,12 @@ class EpisodicPlusMethod(EpisodicMethod):
                 self._hooks.append(
                     modules[name].register_forward_hook(lambda _m, _i, out: self.mixstyle(out))
                 )
+
+    def encoder_input(self, feat: torch.Tensor) -> torch.Tensor:
+        """F(x) with the gradient from E's losses scaled by ``f_from_e`` (same values)."""
+        if self.f_from_e == 1.0:
+            return feat
+        return self.f_from_e * feat + (1.0 - self.f_from_e) * feat.detach()
 
     def pick_pairs(self, domains: torch.Tensor, step: int) -> tuple[list[int], list[int]]:
         """Per image n of domain d_n, two distinct domains j_n, k_n != d_n: a pure function of

@@ -215,4 +215,5 @@ def _episodic_plus(cfg: Config, ctx: BuildContext) -> Method:
         f_tri=cfg.method.f_tri,
         f_id=cfg.method.f_id,
         mixed_episodes=cfg.method.mixed_episodes,
+        f_from_e=cfg.method.f_from_e,
     )
