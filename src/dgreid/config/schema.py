@@ -82,6 +82,9 @@ class MethodConfig:
     #: episodic: "shared" = every F_i starts from one network (ImageNet, else a stage-0 network
     #: trained on the union of sources); "independent" = each from its own random init
     stage1_init: str = "shared"
+    #: episodic: "procrustes" = each F_d (d > 0) turned onto F_0's coordinates by one orthogonal
+    #: rotation fitted on 3,000 source training images; "none" = as trained
+    stage1_align: str = "none"
     #: episodic: where F starts when it has no ImageNet / user weights: "shared" (the stage-0
     #: network the F_i started from, as in the paper F and the F_i share their ImageNet start)
     #: or "own" (its random initialisation)

@@ -17,6 +17,8 @@ import json
 import logging
 from pathlib import Path
 
+import numpy as np
+import torch
 from torch import nn
 
 from dgreid.config import Config
@@ -26,10 +28,16 @@ from dgreid.data.synth import read_manifest
 from dgreid.engine import ImageStream, RunLabels, Trainer, TrainSettings
 from dgreid.engine.distributed import barrier, is_main_process
 from dgreid.errors import TrainingError
+from dgreid.evaluation.extract import extract_features
 from dgreid.experiments.settings import image_stream, train_settings
 from dgreid.methods import method_from_config
 from dgreid.methods.episodic import require_episode_domains
-from dgreid.methods.extractor import ExtractorMethod, extractor_feature
+from dgreid.methods.extractor import (
+    AlignedFeature,
+    ExtractorMethod,
+    extractor_feature,
+    procrustes,
+)
 from dgreid.models.backbone import pretrained_source
 from dgreid.utils.io import atomic_torch_save
 from dgreid.utils.seed import seed_everything
@@ -41,6 +49,10 @@ log = logging.getLogger(__name__)
 #: 4: shared start, stage-1 milestones scaled to its length), so older extractors are not reused.
 STAGE1_FORMAT = 4
 STAGE1_INITS = ("shared", "independent")
+#: method.stage1_align: the F_i as trained, or each turned onto F_0's coordinates by one
+#: orthogonal rotation fitted on ALIGN_IMAGES source training images (orthogonal Procrustes)
+STAGE1_ALIGNS = ("none", "procrustes")
+ALIGN_IMAGES = 3000
 #: method.f_start: F from its own initialisation, or from the stage-0 network (``shared``)
 F_STARTS = ("own", "shared")
 STAGE0 = "stage0"
@@ -136,6 +148,11 @@ def train_extractors(
             f"method.stage1_init={cfg.method.stage1_init!r}; expected one of "
             f"{', '.join(STAGE1_INITS)}"
         )
+    if cfg.method.stage1_align not in STAGE1_ALIGNS:
+        raise TrainingError(
+            f"method.stage1_align={cfg.method.stage1_align!r}; expected one of "
+            f"{', '.join(STAGE1_ALIGNS)}"
+        )
     if cfg.method.f_start not in F_STARTS:
         raise TrainingError(
             f"method.f_start={cfg.method.f_start!r}; expected one of {', '.join(F_STARTS)}"
@@ -163,7 +180,52 @@ def train_extractors(
         stream = image_stream(cfg, [r for r in sources.records if r.domain == d], cache)
         method = _train_one(cfg, sources, stream, summary.name, stage1_dir, start, start_state, d)
         extractors.append(extractor_feature(method, cfg.method.extractor_feature))
+    if cfg.method.stage1_align == "procrustes":
+        extractors = align_extractors(cfg, sources, extractors)
     return Stage1(extractors, start_state)
+
+
+def align_extractors(
+    cfg: Config, sources: SourceSet, extractors: list[nn.Module]
+) -> list[nn.Module]:
+    """Each F_d (d > 0) wrapped in :class:`AlignedFeature`: the orthogonal rotation that brings
+    its features of up to ``ALIGN_IMAGES`` source training images (a seeded draw over all
+    domains) closest to F_0's. Logs ``||F_d R - F_0||^2 / ||F_0||^2`` before and after."""
+    records = sources.records
+    rng = np.random.default_rng([cfg.train.seed, ALIGN_IMAGES])
+    take = sorted(rng.choice(len(records), size=min(ALIGN_IMAGES, len(records)), replace=False))
+    chosen = [records[i] for i in take]
+
+    def features(module: nn.Module) -> torch.Tensor:
+        device = next(module.parameters()).device
+        return extract_features(
+            module,
+            chosen,
+            batch_size=cfg.eval.batch_size,
+            device=device,
+            height=cfg.data.height,
+            width=cfg.data.width,
+            progress=False,
+        ).features
+
+    reference = features(extractors[0])
+    scale = float(reference.pow(2).sum())
+    aligned: list[nn.Module] = [extractors[0]]
+    for d, module in enumerate(extractors[1:], start=1):
+        feats = features(module)
+        rotation = procrustes(feats, reference)
+        before = float((feats - reference).pow(2).sum()) / scale
+        after = float((feats @ rotation - reference).pow(2).sum()) / scale
+        log.info(
+            "stage 1: %s aligned onto %s on %d images: ||F_d - F_0||^2 / ||F_0||^2 %.3f -> %.3f",
+            sources.domains[d].name,
+            sources.domains[0].name,
+            len(chosen),
+            before,
+            after,
+        )
+        aligned.append(AlignedFeature(module, rotation.to(next(module.parameters()).device)))
+    return aligned
 
 
 def _train_one(

@@ -110,3 +110,38 @@ def extractor_feature(method: ExtractorMethod, which: str) -> nn.Module:
             "method.extractor_feature=neck needs the stage-1 id head (method.extractor_id_loss)"
         )
     return NeckFeature(method.backbone, method.neck)
+
+
+def procrustes(source: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """The orthogonal matrix R minimising ``||source @ R - target||_F`` (orthogonal Procrustes):
+    ``U @ V^T`` of the SVD ``source^T @ target = U S V^T``. ``source`` and ``target`` are
+    ``(N, D)`` features of the same N images from two extractors of equal width D."""
+    if source.shape != target.shape or source.dim() != 2:
+        raise TrainingError(
+            f"procrustes: features of the same images and width needed, got "
+            f"{tuple(source.shape)} and {tuple(target.shape)}"
+        )
+    u, _, vh = torch.linalg.svd(source.double().T @ target.double())
+    return (u @ vh).to(source.dtype)
+
+
+class AlignedFeature(nn.Module):
+    """A frozen extractor's feature turned into a reference extractor's coordinates:
+    ``extractor(x) @ rotation`` with ``rotation`` orthogonal (:func:`procrustes`), so distances
+    within one extractor's features are unchanged. What ``method.stage1_align=procrustes``
+    hands to E."""
+
+    def __init__(self, extractor: nn.Module, rotation: torch.Tensor) -> None:
+        super().__init__()
+        width = getattr(extractor, "out_features", None)
+        if rotation.shape != (width, width):
+            raise TrainingError(
+                f"alignment rotation of shape {tuple(rotation.shape)} for an extractor of "
+                f"width {width}"
+            )
+        self.extractor = extractor
+        self.out_features = width
+        self.register_buffer("rotation", rotation.clone())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.extractor(x) @ self.rotation
