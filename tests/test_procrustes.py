@@ -68,7 +68,6 @@ def test_stage1_align_turns_each_extractor_onto_the_first(
 
 
 def test_stage1_align_typo_is_refused(tiny_benchmark: Path, tmp_path: Path) -> None:
+    typo = "method.stage1_align=procrustus"
     with pytest.raises(TrainingError, match="method.stage1_align='procrustus'; expected one of"):
-        run_training(
-            tiny_config("episodic", tiny_benchmark, tmp_path / "r", "method.stage1_align=procrustus")
-        )
+        run_training(tiny_config("episodic", tiny_benchmark, tmp_path / "r", typo))
