@@ -12,6 +12,7 @@ from dgreid.losses import batch_hard_triplet, consistency_loss
 from dgreid.methods import build_method
 from dgreid.methods.episodic import EpisodicMethod, running_stats_frozen
 from dgreid.methods.episodic_plus import EpisodicPlusMethod, MixStyle
+from dgreid.structures import Batch
 from test_methods import DN, extractors, tiny_batch
 
 
@@ -216,3 +217,76 @@ def test_f_from_e_scales_the_gradient_e_sends_into_f_and_nothing_else() -> None:
     assert torch.equal(full.episode(batch, 2).v, cut.episode(batch, 2).v)
     with pytest.raises(TrainingError, match="f_from_e"):
         episodic("episodic_plus", f_from_e=1.5)
+
+
+def _mixed_batch() -> Batch:
+    """Six images of three ids from domains 0, 0, 1, 1, 2, 2 (two per id)."""
+    g = torch.Generator().manual_seed(3)
+    return Batch(
+        images=torch.randn(6, 3, 32, 16, generator=g),
+        pids=torch.tensor([0, 0, 5, 5, 9, 9]),
+        camids=torch.arange(6) % 2,
+        domains=torch.tensor([0, 0, 1, 1, 2, 2]),
+    )
+
+
+def _meta(meta_lr: float) -> EpisodicPlusMethod:
+    torch.manual_seed(0)
+    method = build_method(
+        "episodic_plus", num_classes=10, extractors=extractors(), embed_dim=16,
+        backbone="convnet_small", width_mult=0.25, f_id=1.0, f_tri=1.0,
+        mixed_episodes=True, meta_lr=meta_lr,
+    )  # fmt: skip
+    assert isinstance(method, EpisodicPlusMethod)
+    return method.train()
+
+
+def test_meta_episodes_test_f_after_one_step_on_the_other_domains() -> None:
+    import copy
+
+    batch, step = _mixed_batch(), 5
+    method = _meta(meta_lr=0.5)
+    held = method.meta_test_domain(batch.domains, step)
+    assert held in (0, 1, 2) and held == method.meta_test_domain(batch.domains, step)
+    test = batch.domains == held
+    # by hand: a copy of F takes one plain SGD step of rate 0.5 on F's own losses over the
+    # meta-train images, then F's own losses on the meta-test images are measured with it
+    moved = copy.deepcopy(method)
+    pooled = moved.backbone.pooled(batch.images[~test])
+    inner = moved.own_terms(pooled, moved.backbone.finish(pooled), batch.pids[~test])
+    sum(w * v for w, v in inner.values()).backward()
+    with torch.no_grad():
+        for p in moved.backbone.parameters():
+            if p.grad is not None:
+                p -= 0.5 * p.grad
+    pooled = moved.backbone.pooled(batch.images[test])
+    outer = moved.own_terms(pooled, moved.backbone.finish(pooled), batch.pids[test])
+    expected = sum(w * v for w, v in outer.values())
+    terms = method.step_terms(batch, step)
+    assert terms["meta"][0] == 1.0
+    assert terms["meta"][1].detach().item() == pytest.approx(float(expected.detach()), rel=1e-4)
+    # the meta term trains F (through the moved weights) and its own heads
+    method.zero_grad()
+    terms["meta"][1].backward()
+    grads = [p.grad for p in method.backbone.parameters() if p.grad is not None]
+    assert grads and any(g.abs().sum() > 0 for g in grads)
+    assert method.f_classifier is not None and method.f_classifier.weight.grad is not None
+    # meta_lr 0: the meta term is F's own losses on the held-out images at F's weights
+    still = _meta(meta_lr=1e-12)
+    pooled = still.backbone.pooled(batch.images[test])  # the held-out images on their own
+    own = still.own_terms(pooled, still.backbone.finish(pooled), batch.pids[test])
+    at_theta = sum(w * v for w, v in own.values())
+    assert still.step_terms(batch, step)["meta"][1].item() == pytest.approx(
+        float(at_theta.detach()), 1e-4
+    )
+
+
+def test_meta_episodes_skip_one_domain_batches_and_refuse_what_they_cannot_split() -> None:
+    method = _meta(meta_lr=0.1)
+    one = dataclasses.replace(_mixed_batch(), domains=torch.zeros(6, dtype=torch.long))
+    assert "meta" not in method.step_terms(one, step=0)
+    assert "meta" not in _meta(meta_lr=0.0).step_terms(_mixed_batch(), step=0)
+    with pytest.raises(TrainingError, match="method.mixed_episodes=true"):
+        episodic("episodic_plus", f_id=1.0, meta_lr=0.1)  # one-domain episodes
+    with pytest.raises(TrainingError, match="method.f_id or method.f_tri"):
+        episodic("episodic_plus", mixed_episodes=True, meta_lr=0.1)

@@ -99,6 +99,9 @@ class MethodConfig:
     #: episodic_plus: scale of the gradient the losses on E(F(x)) send into F (1 = the paper,
     #: 0 = F learns from f_id / f_tri alone; E and C still learn on F(x))
     f_from_e: float = 1.0
+    #: episodic_plus: meta-train / meta-test episodes (first-order MLDG) on F's own losses:
+    #: the inner step's rate; 0 = off (needs mixed_episodes and f_id or f_tri)
+    meta_lr: float = 0.0
     #: episodic methods: how an episode's domain is drawn: "uniform" (the paper) or
     #: "identities" (in proportion to each domain's ids, as often as a PK batch meets them)
     episode_domains: str = "uniform"

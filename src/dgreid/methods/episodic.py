@@ -204,8 +204,12 @@ class EpisodicMethod(Method):
             "consis": (self.lambda_consis, consis),
         }
 
+    def step_terms(self, batch: Batch, step: int) -> dict[str, tuple[float, torch.Tensor]]:
+        """The weighted loss terms of one training step (one episode)."""
+        return self.losses(self.episode(batch, step), batch)
+
     def train_step(self, batch: Batch, step: int) -> dict[str, torch.Tensor]:
-        terms = self.losses(self.episode(batch, step), batch)
+        terms = self.step_terms(batch, step)
         loss = torch.stack([weight * value for weight, value in terms.values()]).sum()
         return {"loss": loss, **{name: value.detach() for name, (_, value) in terms.items()}}
 

@@ -19,6 +19,13 @@
   ``tri_global``, ``consis_global``) send back into F: 1 as in the paper, 0 = F learns from its
   own losses (``f_id``, ``f_tri``) alone while E and C still learn on F(x); the forward pass is
   the same either way;
+- ``meta_lr``: meta-train / meta-test episodes on F's own losses (MLDG, Li et al., AAAI 2018,
+  first-order): each PK batch's images of one source domain, drawn from ``(seed, step)``, are
+  held out as meta-test; F's own losses (``f_id``, ``f_tri``) on the other images give a
+  gradient g, and the same losses on the held-out images, computed with F's weights moved to
+  ``theta - meta_lr * g`` (g treated as a constant), are added to the step's loss: F is
+  rewarded for updates that also help a source domain they were not computed on. 0 = off;
+  needs ``mixed_episodes`` and ``f_id`` or ``f_tri``;
 - ``mixed_episodes``: batches are PK batches over the union of sources (as the Baseline's), and
   every image n of domain d_n gets its own pair j_n != k_n, both != d_n: the episode's losses
   are the same, taken over images whose biased views come from different extractors.
@@ -38,6 +45,7 @@ from dgreid.errors import TrainingError
 from dgreid.losses import batch_hard_triplet, consistency_loss, label_smoothed_ce
 from dgreid.methods.episodic import Episode, EpisodicMethod
 from dgreid.methods.registry import METHODS
+from dgreid.models import Backbone
 from dgreid.structures import Batch
 
 
@@ -72,6 +80,19 @@ class MixStyle(nn.Module):
         return (x - mu) / sig * sig_mix + mu_mix
 
 
+class _PooledAndFeature(nn.Module):
+    """``(backbone.pooled(x), backbone.finish(pooled))`` as one forward, so that
+    ``torch.func.functional_call`` can run F with other weights."""
+
+    def __init__(self, backbone: Backbone) -> None:
+        super().__init__()
+        self.backbone = backbone
+
+    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        pooled = self.backbone.pooled(images)
+        return pooled, self.backbone.finish(pooled)
+
+
 @METHODS.register("episodic_plus")
 class EpisodicPlusMethod(EpisodicMethod):
     """:class:`EpisodicMethod` plus the switches of the module docstring."""
@@ -87,9 +108,17 @@ class EpisodicPlusMethod(EpisodicMethod):
         f_id: float = 0.0,
         mixed_episodes: bool = False,
         f_from_e: float = 1.0,
+        meta_lr: float = 0.0,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        if meta_lr < 0 or (meta_lr > 0 and not (mixed_episodes and (f_id > 0 or f_tri > 0))):
+            raise TrainingError(
+                f"method.meta_lr={meta_lr}: meta episodes need meta_lr >= 0, and when on, "
+                "method.mixed_episodes=true (batches over several sources) and method.f_id or "
+                "method.f_tri > 0 (F's own losses, which they split)"
+            )
+        self.meta_lr = meta_lr
         if not 0.0 <= f_from_e <= 1.0:
             raise TrainingError(f"method.f_from_e must be in [0, 1], got {f_from_e}")
         self.f_from_e = f_from_e
@@ -162,11 +191,62 @@ class EpisodicPlusMethod(EpisodicMethod):
         if self.consis_global:
             consis_g = consistency_loss(self.metric_space(ep.v), self.metric_space(ep.v_j))
             terms["consis_global"] = (self.lambda_consis, consis_g)
+        terms.update(self.own_terms(ep.pooled, ep.feat, batch.pids))
+        return terms
+
+    def own_terms(
+        self, pooled: torch.Tensor, feat: torch.Tensor, pids: torch.Tensor
+    ) -> dict[str, tuple[float, torch.Tensor]]:
+        """F's own losses (``f_tri`` on its pooled feature, ``f_id`` through its BNNeck)."""
+        terms: dict[str, tuple[float, torch.Tensor]] = {}
         if self.f_tri > 0:
-            terms["f_tri"] = (self.f_tri, batch_hard_triplet(ep.pooled, batch.pids, self.margin))
+            terms["f_tri"] = (self.f_tri, batch_hard_triplet(pooled, pids, self.margin))
         if self.f_neck is not None and self.f_classifier is not None:
-            logits = self.f_classifier(self.f_neck(ep.feat))
-            terms["f_id"] = (self.f_id, label_smoothed_ce(logits, batch.pids, self.label_smooth))
+            logits = self.f_classifier(self.f_neck(feat))
+            terms["f_id"] = (self.f_id, label_smoothed_ce(logits, pids, self.label_smooth))
+        return terms
+
+    def meta_test_domain(self, domains: torch.Tensor, step: int) -> int | None:
+        """The source domain held out as meta-test in this step (a pure function of ``(seed,
+        step)`` and the batch's domains), or None when the batch holds a single domain."""
+        present = sorted(set(domains.tolist()))
+        if len(present) < 2:
+            return None
+        return int(np.random.default_rng([self.seed, step, 2018]).choice(present))
+
+    def meta_term(self, batch: Batch, step: int) -> torch.Tensor | None:
+        """F's own losses on the meta-test images with F's weights after one plain gradient step
+        of ``meta_lr`` on its own losses over the meta-train images (first order)."""
+        held = self.meta_test_domain(batch.domains, step)
+        if held is None:
+            return None
+        test = batch.domains == held
+        train = ~test
+        # a forward of its own: the inner step must not see the meta-test images, not even
+        # through BatchNorm's batch statistics
+        pooled = self.backbone.pooled(batch.images[train])
+        inner = self.own_terms(pooled, self.backbone.finish(pooled), batch.pids[train])
+        inner_loss = torch.stack([w * v for w, v in inner.values()]).sum()
+        names = [n for n, p in self.backbone.named_parameters() if p.requires_grad]
+        params = [p for p in self.backbone.parameters() if p.requires_grad]
+        grads = torch.autograd.grad(inner_loss, params, retain_graph=True, allow_unused=True)
+        fast = {
+            f"backbone.{n}": p if g is None else p - self.meta_lr * g.detach()
+            for n, p, g in zip(names, params, grads)
+        }
+        pooled, feat = torch.func.functional_call(
+            _PooledAndFeature(self.backbone), fast, (batch.images[test],), strict=False
+        )
+        outer = self.own_terms(pooled, feat, batch.pids[test])
+        return torch.stack([w * v for w, v in outer.values()]).sum()
+
+    def step_terms(self, batch: Batch, step: int) -> dict[str, tuple[float, torch.Tensor]]:
+        ep = self.episode(batch, step)
+        terms = self.losses(ep, batch)
+        if self.meta_lr > 0:
+            meta = self.meta_term(batch, step)
+            if meta is not None:
+                terms["meta"] = (1.0, meta)
         return terms
 
     def embed(self, images: torch.Tensor) -> torch.Tensor:

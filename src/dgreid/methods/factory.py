@@ -216,4 +216,5 @@ def _episodic_plus(cfg: Config, ctx: BuildContext) -> Method:
         f_id=cfg.method.f_id,
         mixed_episodes=cfg.method.mixed_episodes,
         f_from_e=cfg.method.f_from_e,
+        meta_lr=cfg.method.meta_lr,
     )
