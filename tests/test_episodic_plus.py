@@ -250,17 +250,18 @@ def test_meta_episodes_test_f_after_one_step_on_the_other_domains() -> None:
     assert held in (0, 1, 2) and held == method.meta_test_domain(batch.domains, step)
     test = batch.domains == held
     # by hand: a copy of F takes one plain SGD step of rate 0.5 on F's own losses over the
-    # meta-train images, then F's own losses on the meta-test images are measured with it
+    # meta-train images, then F's own losses on the meta-test images are measured with it; the
+    # whole batch passes through F each time (BatchNorm sees the batch), the losses are split
     moved = copy.deepcopy(method)
-    pooled = moved.backbone.pooled(batch.images[~test])
-    inner = moved.own_terms(pooled, moved.backbone.finish(pooled), batch.pids[~test])
+    pooled = moved.backbone.pooled(batch.images)
+    inner = moved.own_terms(pooled, moved.backbone.finish(pooled), batch.pids, rows=~test)
     sum(w * v for w, v in inner.values()).backward()
     with torch.no_grad():
         for p in moved.backbone.parameters():
             if p.grad is not None:
                 p -= 0.5 * p.grad
-    pooled = moved.backbone.pooled(batch.images[test])
-    outer = moved.own_terms(pooled, moved.backbone.finish(pooled), batch.pids[test])
+    pooled = moved.backbone.pooled(batch.images)
+    outer = moved.own_terms(pooled, moved.backbone.finish(pooled), batch.pids, rows=test)
     expected = sum(w * v for w, v in outer.values())
     terms = method.step_terms(batch, step)
     assert terms["meta"][0] == 1.0
@@ -273,8 +274,8 @@ def test_meta_episodes_test_f_after_one_step_on_the_other_domains() -> None:
     assert method.f_classifier is not None and method.f_classifier.weight.grad is not None
     # meta_lr 0: the meta term is F's own losses on the held-out images at F's weights
     still = _meta(meta_lr=1e-12)
-    pooled = still.backbone.pooled(batch.images[test])  # the held-out images on their own
-    own = still.own_terms(pooled, still.backbone.finish(pooled), batch.pids[test])
+    pooled = still.backbone.pooled(batch.images)
+    own = still.own_terms(pooled, still.backbone.finish(pooled), batch.pids, rows=test)
     at_theta = sum(w * v for w, v in own.values())
     assert still.step_terms(batch, step)["meta"][1].item() == pytest.approx(
         float(at_theta.detach()), 1e-4

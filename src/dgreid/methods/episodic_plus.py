@@ -23,7 +23,8 @@
   first-order): each PK batch's images of one source domain, drawn from ``(seed, step)``, are
   held out as meta-test; F's own losses (``f_id``, ``f_tri``) on the other images give a
   gradient g, and the same losses on the held-out images, computed with F's weights moved to
-  ``theta - meta_lr * g`` (g treated as a constant), are added to the step's loss: F is
+  ``theta - meta_lr * g`` (g treated as a constant; the batch passes through F whole, so
+  BatchNorm sees the batch's statistics), are added to the step's loss: F is
   rewarded for updates that also help a source domain they were not computed on. 0 = off;
   needs ``mixed_episodes`` and ``f_id`` or ``f_tri``;
 - ``mixed_episodes``: batches are PK batches over the union of sources (as the Baseline's), and
@@ -195,14 +196,23 @@ class EpisodicPlusMethod(EpisodicMethod):
         return terms
 
     def own_terms(
-        self, pooled: torch.Tensor, feat: torch.Tensor, pids: torch.Tensor
+        self,
+        pooled: torch.Tensor,
+        feat: torch.Tensor,
+        pids: torch.Tensor,
+        rows: torch.Tensor | None = None,
     ) -> dict[str, tuple[float, torch.Tensor]]:
-        """F's own losses (``f_tri`` on its pooled feature, ``f_id`` through its BNNeck)."""
+        """F's own losses (``f_tri`` on its pooled feature, ``f_id`` through its BNNeck), over
+        the batch or over its ``rows`` (a mask; the neck still normalises the whole batch)."""
         terms: dict[str, tuple[float, torch.Tensor]] = {}
+        neck = self.f_neck(feat) if self.f_neck is not None else None
+        if rows is not None:
+            pooled, pids = pooled[rows], pids[rows]
+            neck = None if neck is None else neck[rows]
         if self.f_tri > 0:
             terms["f_tri"] = (self.f_tri, batch_hard_triplet(pooled, pids, self.margin))
-        if self.f_neck is not None and self.f_classifier is not None:
-            logits = self.f_classifier(self.f_neck(feat))
+        if neck is not None and self.f_classifier is not None:
+            logits = self.f_classifier(neck)
             terms["f_id"] = (self.f_id, label_smoothed_ce(logits, pids, self.label_smooth))
         return terms
 
@@ -214,18 +224,18 @@ class EpisodicPlusMethod(EpisodicMethod):
             return None
         return int(np.random.default_rng([self.seed, step, 2018]).choice(present))
 
-    def meta_term(self, batch: Batch, step: int) -> torch.Tensor | None:
+    def meta_term(self, ep: Episode, batch: Batch, step: int) -> torch.Tensor | None:
         """F's own losses on the meta-test images with F's weights after one plain gradient step
-        of ``meta_lr`` on its own losses over the meta-train images (first order)."""
+        of ``meta_lr`` on its own losses over the meta-train images (first order). Both passes
+        run on the whole batch, as the step's own pass does (BatchNorm's statistics are those of
+        the batch; a held-out domain alone is a handful of images); only the losses are split:
+        the inner one is the step's pass restricted to the meta-train images."""
         held = self.meta_test_domain(batch.domains, step)
         if held is None:
             return None
         test = batch.domains == held
         train = ~test
-        # a forward of its own: the inner step must not see the meta-test images, not even
-        # through BatchNorm's batch statistics
-        pooled = self.backbone.pooled(batch.images[train])
-        inner = self.own_terms(pooled, self.backbone.finish(pooled), batch.pids[train])
+        inner = self.own_terms(ep.pooled, ep.feat, batch.pids, rows=train)
         inner_loss = torch.stack([w * v for w, v in inner.values()]).sum()
         names = [n for n, p in self.backbone.named_parameters() if p.requires_grad]
         params = [p for p in self.backbone.parameters() if p.requires_grad]
@@ -235,16 +245,16 @@ class EpisodicPlusMethod(EpisodicMethod):
             for n, p, g in zip(names, params, grads)
         }
         pooled, feat = torch.func.functional_call(
-            _PooledAndFeature(self.backbone), fast, (batch.images[test],), strict=False
+            _PooledAndFeature(self.backbone), fast, (batch.images,), strict=False
         )
-        outer = self.own_terms(pooled, feat, batch.pids[test])
+        outer = self.own_terms(pooled, feat, batch.pids, rows=test)
         return torch.stack([w * v for w, v in outer.values()]).sum()
 
     def step_terms(self, batch: Batch, step: int) -> dict[str, tuple[float, torch.Tensor]]:
         ep = self.episode(batch, step)
         terms = self.losses(ep, batch)
         if self.meta_lr > 0:
-            meta = self.meta_term(batch, step)
+            meta = self.meta_term(ep, batch, step)
             if meta is not None:
                 terms["meta"] = (1.0, meta)
         return terms
