@@ -230,11 +230,11 @@ def _mixed_batch() -> Batch:
     )
 
 
-def _meta(meta_lr: float) -> EpisodicPlusMethod:
+def _meta(meta_lr: float, f_tri: float = 1.0) -> EpisodicPlusMethod:
     torch.manual_seed(0)
     method = build_method(
         "episodic_plus", num_classes=10, extractors=extractors(), embed_dim=16,
-        backbone="convnet_small", width_mult=0.25, f_id=1.0, f_tri=1.0,
+        backbone="convnet_small", width_mult=0.25, f_id=1.0, f_tri=f_tri,
         mixed_episodes=True, meta_lr=meta_lr,
     )  # fmt: skip
     assert isinstance(method, EpisodicPlusMethod)
@@ -264,22 +264,23 @@ def test_meta_episodes_test_f_after_one_step_on_the_other_domains() -> None:
     outer = moved.own_terms(pooled, moved.backbone.finish(pooled), batch.pids, rows=test)
     expected = sum(w * v for w, v in outer.values())
     terms = method.step_terms(batch, step)
-    assert terms["meta"][0] == 1.0
+    share = float(test.float().mean())
+    assert terms["meta"][0] == pytest.approx(share)
     assert terms["meta"][1].detach().item() == pytest.approx(float(expected.detach()), rel=1e-4)
+    assert terms["f_id"][0] == pytest.approx(1.0 - share)
     # the meta term trains F (through the moved weights) and its own heads
     method.zero_grad()
     terms["meta"][1].backward()
     grads = [p.grad for p in method.backbone.parameters() if p.grad is not None]
     assert grads and any(g.abs().sum() > 0 for g in grads)
     assert method.f_classifier is not None and method.f_classifier.weight.grad is not None
-    # meta_lr 0: the meta term is F's own losses on the held-out images at F's weights
-    still = _meta(meta_lr=1e-12)
-    pooled = still.backbone.pooled(batch.images)
-    own = still.own_terms(pooled, still.backbone.finish(pooled), batch.pids, rows=test)
-    at_theta = sum(w * v for w, v in own.values())
-    assert still.step_terms(batch, step)["meta"][1].item() == pytest.approx(
-        float(at_theta.detach()), 1e-4
-    )
+    # meta_lr ~ 0, id loss alone: the two weighed parts add up to the whole batch's id loss
+    still = _meta(meta_lr=1e-12, f_tri=0.0)
+    split = still.step_terms(batch, step)
+    whole = _meta(meta_lr=0.0, f_tri=0.0).step_terms(batch, step)
+    assert "meta" not in whole
+    parts = split["f_id"][0] * split["f_id"][1] + split["meta"][0] * split["meta"][1]
+    assert parts.item() == pytest.approx(whole["f_id"][1].item(), rel=1e-4)
 
 
 def test_meta_episodes_skip_one_domain_batches_and_refuse_what_they_cannot_split() -> None:

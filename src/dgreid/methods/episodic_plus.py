@@ -20,13 +20,13 @@
   own losses (``f_id``, ``f_tri``) alone while E and C still learn on F(x); the forward pass is
   the same either way;
 - ``meta_lr``: meta-train / meta-test episodes on F's own losses (MLDG, Li et al., AAAI 2018,
-  first-order): each PK batch's images of one source domain, drawn from ``(seed, step)``, are
-  held out as meta-test; F's own losses (``f_id``, ``f_tri``) on the other images give a
-  gradient g, and the same losses on the held-out images, computed with F's weights moved to
-  ``theta - meta_lr * g`` (g treated as a constant; the batch passes through F whole, so
-  BatchNorm sees the batch's statistics), are added to the step's loss: F is
-  rewarded for updates that also help a source domain they were not computed on. 0 = off;
-  needs ``mixed_episodes`` and ``f_id`` or ``f_tri``;
+  first-order): in each PK batch the images of one source domain, drawn from ``(seed, step)``,
+  are held out as meta-test. F's own losses (``f_id``, ``f_tri``) on the other images give a
+  gradient g; the same losses on the held-out images are taken with F's weights at
+  ``theta - meta_lr * g`` (g a constant; the whole batch passes through F, so BatchNorm sees
+  the batch's statistics). The two parts, each weighed by its share of the batch, replace F's
+  own losses in the step: F is rewarded for updates that also help a source domain they were
+  not computed on. 0 = off; needs ``mixed_episodes`` and ``f_id`` or ``f_tri``;
 - ``mixed_episodes``: batches are PK batches over the union of sources (as the Baseline's), and
   every image n of domain d_n gets its own pair j_n != k_n, both != d_n: the episode's losses
   are the same, taken over images whose biased views come from different extractors.
@@ -224,17 +224,23 @@ class EpisodicPlusMethod(EpisodicMethod):
             return None
         return int(np.random.default_rng([self.seed, step, 2018]).choice(present))
 
-    def meta_term(self, ep: Episode, batch: Batch, step: int) -> torch.Tensor | None:
-        """F's own losses on the meta-test images with F's weights after one plain gradient step
-        of ``meta_lr`` on its own losses over the meta-train images (first order). Both passes
-        run on the whole batch, as the step's own pass does (BatchNorm's statistics are those of
-        the batch; a held-out domain alone is a handful of images); only the losses are split:
-        the inner one is the step's pass restricted to the meta-train images."""
+    def meta_terms(
+        self, ep: Episode, batch: Batch, step: int
+    ) -> dict[str, tuple[float, torch.Tensor]] | None:
+        """F's own losses split into meta-train and meta-test (first-order MLDG), or None when
+        the batch holds one domain. The meta-train images' own losses (``f_id``, ``f_tri``,
+        from the step's pass) give a gradient g; ``meta`` is the meta-test images' own losses
+        with F's weights at ``theta - meta_lr * g`` (g a constant). Each part is weighed by its
+        share of the batch, so that at ``meta_lr`` 0 the id loss is the whole batch's, as
+        without meta episodes. Both passes run the whole batch through F (BatchNorm's statistics
+        are the batch's; a held-out domain alone is a handful of images); only the losses are
+        split."""
         held = self.meta_test_domain(batch.domains, step)
         if held is None:
             return None
         test = batch.domains == held
         train = ~test
+        share = float(test.float().mean())
         inner = self.own_terms(ep.pooled, ep.feat, batch.pids, rows=train)
         inner_loss = torch.stack([w * v for w, v in inner.values()]).sum()
         names = [n for n, p in self.backbone.named_parameters() if p.requires_grad]
@@ -248,15 +254,17 @@ class EpisodicPlusMethod(EpisodicMethod):
             _PooledAndFeature(self.backbone), fast, (batch.images,), strict=False
         )
         outer = self.own_terms(pooled, feat, batch.pids, rows=test)
-        return torch.stack([w * v for w, v in outer.values()]).sum()
+        terms = {name: ((1.0 - share) * w, v) for name, (w, v) in inner.items()}
+        terms["meta"] = (share, torch.stack([w * v for w, v in outer.values()]).sum())
+        return terms
 
     def step_terms(self, batch: Batch, step: int) -> dict[str, tuple[float, torch.Tensor]]:
+        """:meth:`losses`, with F's own losses split into meta-train and meta-test parts
+        (:meth:`meta_terms`) when ``meta_lr`` > 0 and the batch holds several domains."""
         ep = self.episode(batch, step)
         terms = self.losses(ep, batch)
         if self.meta_lr > 0:
-            meta = self.meta_term(ep, batch, step)
-            if meta is not None:
-                terms["meta"] = (1.0, meta)
+            terms.update(self.meta_terms(ep, batch, step) or {})
         return terms
 
     def embed(self, images: torch.Tensor) -> torch.Tensor:
