@@ -121,6 +121,7 @@ def wrap_for_training(
                 "model.sync_bn needs CUDA devices (SyncBatchNorm has no CPU kernel)"
             )
         if info.world_size > 1:
+            _refuse_ibn_sync(method)
             nn.SyncBatchNorm.convert_sync_batchnorm(method)
     step_module = StepModule(method)
     if info.world_size <= 1:
@@ -134,6 +135,17 @@ def wrap_for_training(
         device_ids=device_ids if device.type == "cuda" else None,
         find_unused_parameters=find_unused,
     )
+
+
+def _refuse_ibn_sync(method: nn.Module) -> None:
+    from dgreid.models.ibn import InstanceBatchNorm2d
+
+    ibn = [n for n, m in method.named_modules() if isinstance(m, InstanceBatchNorm2d)]
+    if ibn:
+        raise TrainingError(
+            f"model.sync_bn cannot convert the IBN norms of an *_ibn backbone ({ibn[0]}, ...): "
+            "SyncBatchNorm would drop their instance-normalised half; train without sync_bn"
+        )
 
 
 def broadcast_buffers(module: nn.Module) -> None:
