@@ -62,7 +62,7 @@ def test_episodic_plus_terms_add_up() -> None:
 
 
 def test_episodic_plus_switches_off_is_episodic() -> None:
-    off = dict(tri_global=False, consis_global=False, concat_test=False, mixstyle=0.0)
+    off = dict(tri_global=False, consis_global=False, test_feature="encoder", mixstyle=0.0)
     plus = episodic("episodic_plus", **off).train()
     base = episodic().train()
     a = plus.train_step(tiny_batch(domain=0), step=4)
@@ -74,7 +74,7 @@ def test_episodic_plus_switches_off_is_episodic() -> None:
 
 
 def test_concat_test_feature_is_two_unit_halves() -> None:
-    method = episodic("episodic_plus", concat_test=True).eval()
+    method = episodic("episodic_plus", test_feature="concat").eval()
     assert isinstance(method, EpisodicPlusMethod)
     with torch.no_grad():
         feats = method.embed(tiny_batch().images)
@@ -82,6 +82,26 @@ def test_concat_test_feature_is_two_unit_halves() -> None:
     assert feats.shape == (4, width + 16)
     assert torch.allclose(feats[:, :width].norm(dim=1), torch.ones(4), atol=1e-5)
     assert torch.allclose(feats[:, width:].norm(dim=1), torch.ones(4), atol=1e-5)
+
+
+def test_backbone_test_feature_is_fs_pooled_feature() -> None:
+    method = episodic("episodic_plus", f_id=1.0).eval()  # the default test feature
+    assert isinstance(method, EpisodicPlusMethod) and method.test_feature == "backbone"
+    images = tiny_batch().images
+    for norm in [*method.backbone.modules(), *method.f_neck.modules()]:  # a trained-looking neck
+        if isinstance(norm, torch.nn.BatchNorm1d):
+            norm.running_mean.add_(1.0)
+    with torch.no_grad():
+        feats = method.embed(images)
+        pooled = method.backbone.pooled(images)
+        neck = method.f_neck(method.backbone(images)) if method.f_neck is not None else None
+    assert torch.equal(feats, pooled) and feats.shape == (4, method.backbone.out_features)
+    assert neck is not None and not torch.allclose(feats, neck)  # before the BNNeck
+
+
+def test_unknown_test_feature_is_refused_with_the_choices() -> None:
+    with pytest.raises(TrainingError, match=r"test_feature='neck'.*backbone, concat, encoder"):
+        episodic("episodic_plus", test_feature="neck")
 
 
 def test_mixstyle_mixes_statistics_and_is_identity_in_eval() -> None:
@@ -147,7 +167,7 @@ def test_episodic_plus_f_id_puts_a_bnneck_on_a_plain_f_and_tests_on_it() -> None
     torch.manual_seed(0)
     method = build_method(
         "episodic_plus", num_classes=3, extractors=extractors(), embed_dim=16,
-        backbone="convnet_small", width_mult=0.25, f_id=1.0,
+        backbone="convnet_small", width_mult=0.25, f_id=1.0, test_feature="concat",
     )  # fmt: skip
     assert isinstance(method, EpisodicPlusMethod) and isinstance(method.f_neck, nn.BatchNorm1d)
     method.train_step(tiny_batch(domain=0), step=0)["loss"].backward()

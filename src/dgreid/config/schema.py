@@ -91,7 +91,9 @@ class MethodConfig:
     f_start: str = "shared"
     tri_global: bool = True  # episodic_plus: L_tri on E(F(x)) too
     consis_global: bool = True  # episodic_plus: E(F(x)) agrees with E(F_j(x))
-    concat_test: bool = True  # episodic_plus: test feature = [F's feature, E(F(x))]
+    #: episodic_plus: the test feature: "backbone" (F's pooled feature, before any BatchNorm),
+    #: "concat" ([F's neck feature, E(F(x))], each L2-normalised) or "encoder" (E(F(x)), the paper)
+    test_feature: str = "backbone"
     mixstyle: float = 0.0  # episodic_plus: MixStyle probability after F's early layers
     f_tri: float = 0.0  # episodic_plus: weight of a triplet loss on F's pooled feature
     f_id: float = 0.0  # episodic_plus: weight of an id loss on F's feature through a BNNeck

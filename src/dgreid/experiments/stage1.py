@@ -32,6 +32,7 @@ from dgreid.evaluation.extract import extract_features
 from dgreid.experiments.settings import image_stream, train_settings
 from dgreid.methods import method_from_config
 from dgreid.methods.episodic import require_episode_domains
+from dgreid.methods.episodic_plus import TEST_FEATURES
 from dgreid.methods.extractor import (
     AlignedFeature,
     ExtractorMethod,
@@ -143,20 +144,16 @@ def train_extractors(
     images are read from ``cache`` when there is one (the main run's, built once)."""
     # refuse before stage 1 spends time on any extractor
     require_episode_domains(cfg.method.name, list(cfg.data.sources), sources.num_domains)
-    if cfg.method.stage1_init not in STAGE1_INITS:
-        raise TrainingError(
-            f"method.stage1_init={cfg.method.stage1_init!r}; expected one of "
-            f"{', '.join(STAGE1_INITS)}"
-        )
-    if cfg.method.stage1_align not in STAGE1_ALIGNS:
-        raise TrainingError(
-            f"method.stage1_align={cfg.method.stage1_align!r}; expected one of "
-            f"{', '.join(STAGE1_ALIGNS)}"
-        )
-    if cfg.method.f_start not in F_STARTS:
-        raise TrainingError(
-            f"method.f_start={cfg.method.f_start!r}; expected one of {', '.join(F_STARTS)}"
-        )
+    choices = {
+        "stage1_init": STAGE1_INITS,
+        "stage1_align": STAGE1_ALIGNS,
+        "f_start": F_STARTS,
+        "test_feature": TEST_FEATURES,
+    }
+    for key, allowed in choices.items():
+        value = getattr(cfg.method, key)
+        if value not in allowed:
+            raise TrainingError(f"method.{key}={value!r}; expected one of {', '.join(allowed)}")
     stage1_dir = Path(cfg.method.stage1_dir) if cfg.method.stage1_dir else out_dir / "stage1"
     start_state = None
     if pretrained_source(cfg.model.extractor, cfg.model.pretrained) is not None:

@@ -4,8 +4,10 @@
   reaches F (in the paper F learns from L_cls alone);
 - ``consis_global``: E(F(x)) must agree with E(F_j(x)) (a frozen domain-biased view), again a
   signal for F rather than for E alone;
-- ``concat_test``: the test feature is F's own feature next to E(F(x)), each L2-normalised
-  (F's feature scored better than E(F(x)) in every measured run);
+- ``test_feature``: what is ranked at test time: ``backbone``, F's pooled feature before any
+  BatchNorm (where ``f_tri`` acts; it ranked best in every measured run, docs/method-study.md
+  Session 7), ``concat``, F's neck feature next to E(F(x)), each L2-normalised, or
+  ``encoder``, E(F(x)) as in the paper;
 - ``mixstyle``: MixStyle (Zhou et al., ICLR 2021) after F's early layers with this probability,
   so F sees feature statistics between those of the batch's images;
 - ``f_tri``: the weight of a batch-hard triplet loss on F's pooled feature (before its feature
@@ -14,7 +16,7 @@
 - ``f_id``: the weight of an id loss on F's own feature through a BNNeck (a BatchNorm copy of
   F(x), or a DualNorm network's own feature BatchNorm, then a linear classifier without bias
   over all source ids), the Baseline's recipe inside the episode; the test feature's F part is
-  then that neck feature, centred, so it counts as much as E(F(x)) in ``concat_test``;
+  then that neck feature in ``test_feature=concat``;
 - ``f_from_e``: the scale of the gradient that the losses on E(F(x)) (L_cls through E and C,
   ``tri_global``, ``consis_global``) send back into F: 1 as in the paper, 0 = F learns from its
   own losses (``f_id``, ``f_tri``) alone while E and C still learn on F(x); the forward pass is
@@ -48,6 +50,9 @@ from dgreid.methods.episodic import Episode, EpisodicMethod
 from dgreid.methods.registry import METHODS
 from dgreid.models import Backbone
 from dgreid.structures import Batch
+
+#: ``method.test_feature``: what :meth:`EpisodicPlusMethod.embed` returns
+TEST_FEATURES = ("backbone", "concat", "encoder")
 
 
 class MixStyle(nn.Module):
@@ -103,7 +108,7 @@ class EpisodicPlusMethod(EpisodicMethod):
         *,
         tri_global: bool = True,
         consis_global: bool = True,
-        concat_test: bool = True,
+        test_feature: str = "backbone",
         mixstyle: float = 0.0,
         f_tri: float = 0.0,
         f_id: float = 0.0,
@@ -135,7 +140,11 @@ class EpisodicPlusMethod(EpisodicMethod):
             self.f_neck = nn.Identity() if neck is None else neck
             width = self.backbone.out_features
             self.f_classifier = nn.Linear(width, self.classifier.out_features, bias=False)
-        self.concat_test = concat_test
+        if test_feature not in TEST_FEATURES:
+            raise TrainingError(
+                f"method.test_feature={test_feature!r}; expected one of {', '.join(TEST_FEATURES)}"
+            )
+        self.test_feature = test_feature
         self.mixstyle = MixStyle(mixstyle)
         self._hooks: list[torch.utils.hooks.RemovableHandle] = []
         if mixstyle > 0.0:
@@ -268,8 +277,10 @@ class EpisodicPlusMethod(EpisodicMethod):
         return terms
 
     def embed(self, images: torch.Tensor) -> torch.Tensor:
-        if not self.concat_test:
+        if self.test_feature == "encoder":
             return super().embed(images)
+        if self.test_feature == "backbone":
+            return self.backbone.pooled(images)
         own = self.backbone(images)
         v = self.encoder(self.proj(own))
         if self.f_neck is not None:

@@ -210,7 +210,7 @@ def _episodic_plus(cfg: Config, ctx: BuildContext) -> Method:
         **episodic_arguments(cfg, ctx),
         tri_global=cfg.method.tri_global,
         consis_global=cfg.method.consis_global,
-        concat_test=cfg.method.concat_test,
+        test_feature=cfg.method.test_feature,
         mixstyle=cfg.method.mixstyle,
         f_tri=cfg.method.f_tri,
         f_id=cfg.method.f_id,
