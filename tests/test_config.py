@@ -69,3 +69,16 @@ def test_cli_typo_exit_code_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert main(["config", str(f)]) == 2
     err = capsys.readouterr().err
     assert "unknown key train.epcohs" in err and "did you mean train.epochs?" in err
+
+
+def test_renamed_key_is_translated_in_a_saved_config_and_named_elsewhere(tmp_path: Path) -> None:
+    for old, new in ((True, "concat"), (False, "encoder")):
+        saved = config_to_dict(load_config(None, ["method.name=episodic_plus"]))
+        del saved["method"]["test_feature"]
+        saved["method"]["concat_test"] = old  # a model file written before the rename
+        assert config_from_dict(saved).method.test_feature == new
+    with pytest.raises(ConfigError, match=r"concat_test .* renamed: use method.test_feature"):
+        load_config(None, ["method.concat_test=false"])
+    path = write(tmp_path / "c.yaml", "method:\n  concat_test: true\n")
+    with pytest.raises(ConfigError, match=r"c.yaml.*true -> concat, false -> encoder"):
+        load_config(path)

@@ -45,10 +45,33 @@ def _all_keys(cls: type, prefix: str = "") -> list[str]:
     return keys
 
 
+#: keys of earlier versions: old key -> (new key, old value -> new value). A saved config
+#: (a run folder, a model file) is translated; a YAML file or an override is told the new key.
+RENAMED_KEYS: dict[str, tuple[str, dict[Any, Any]]] = {
+    "method.concat_test": ("method.test_feature", {True: "concat", False: "encoder"}),
+}
+
+
 def _unknown(key: str, source: str) -> ConfigError:
+    if key in RENAMED_KEYS:
+        new, values = RENAMED_KEYS[key]
+        spelled = ", ".join(f"{yaml.safe_dump(old).split()[0]} -> {v}" for old, v in values.items())
+        return ConfigError(f"key {key} in {source} was renamed: use {new} ({spelled})")
     close = difflib.get_close_matches(key, _all_keys(Config), n=1, cutoff=0.5)
     hint = f"; did you mean {close[0]}?" if close else ""
     return ConfigError(f"unknown key {key} in {source}{hint}")
+
+
+def _renamed(data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` (a saved config) with the keys of :data:`RENAMED_KEYS` translated."""
+    out = {k: dict(v) if isinstance(v, dict) else v for k, v in data.items()}
+    for old, (new, values) in RENAMED_KEYS.items():
+        section, leaf = old.split(".")
+        if isinstance(out.get(section), dict) and leaf in out[section]:
+            value = out[section].pop(leaf)
+            new_section, new_leaf = new.split(".")
+            out.setdefault(new_section, {}).setdefault(new_leaf, values.get(value, value))
+    return out
 
 
 def _coerce(value: Any, tp: Any, key: str, source: str) -> Any:
@@ -193,8 +216,9 @@ def config_to_dict(cfg: Any) -> dict[str, Any]:
 
 
 def config_from_dict(data: dict[str, Any], source: str = "saved config") -> Config:
+    """A saved config back (keys renamed since it was saved are translated)."""
     cfg = Config()
-    _apply(cfg, data, source)
+    _apply(cfg, _renamed(data), source)
     return cfg
 
 
