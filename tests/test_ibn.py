@@ -89,3 +89,13 @@ def test_sync_bn_refuses_ibn_norms() -> None:
     _refuse_ibn_sync(build_backbone("convnet_small", "none"))  # plain: nothing to refuse
     with pytest.raises(TrainingError, match=r"sync_bn .*body\.0\.1"):
         _refuse_ibn_sync(build_backbone("convnet_small_ibn", "none"))
+
+
+def test_ibn_norm_without_momentum_keeps_a_cumulative_average_as_batchnorm_does() -> None:
+    torch.manual_seed(0)
+    ibn, bn = InstanceBatchNorm2d(4, momentum=None), nn.BatchNorm2d(4, momentum=None)
+    for _ in range(3):
+        x = torch.randn(5, 4, 3, 3) + 2.0
+        ibn(x), bn(x)
+    torch.testing.assert_close(ibn.running_mean[2:], bn.running_mean[2:])
+    torch.testing.assert_close(ibn.running_var[2:], bn.running_var[2:])

@@ -57,8 +57,11 @@ class InstanceBatchNorm2d(nn.BatchNorm2d):
             eps=self.eps,
         )
         use_batch_stats = self.training or self.running_mean is None
+        momentum = self.momentum
         if self.training and self.num_batches_tracked is not None:
             self.num_batches_tracked.add_(1)
+            if momentum is None:  # a cumulative average, as BatchNorm2d keeps one
+                momentum = 1.0 / float(self.num_batches_tracked)
         batch = F.batch_norm(
             x[:, h:],
             None if self.running_mean is None else self.running_mean[h:],
@@ -66,7 +69,7 @@ class InstanceBatchNorm2d(nn.BatchNorm2d):
             weight=None if w is None else w[h:],
             bias=None if b is None else b[h:],
             training=use_batch_stats,
-            momentum=0.1 if self.momentum is None else self.momentum,
+            momentum=0.0 if momentum is None else momentum,
             eps=self.eps,
         )
         return torch.cat([inst, batch], dim=1)
