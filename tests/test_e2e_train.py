@@ -79,8 +79,12 @@ def test_cli_train_then_resume_finished_run(
     ckpt = out / "checkpoints" / "last.pt"
     state = ckpt.read_bytes()
     first = _rank1(out / "results.json")
+    env = json.loads((out / "environment.json").read_text())
+    assert env["torch"] == torch.__version__ and env["device"] == "cpu"
+    assert env["cpu_capability"] == torch.backends.cpu.get_cpu_capability()
 
     assert main([*args, "--resume"]) == 0
+    assert json.loads((out / "environment.json").read_text()) == env
     assert ckpt.read_bytes() == state  # no further step was taken
     assert [r["step"] for r in read_metrics(out / "metrics.jsonl") if "loss" in r] == [1, 2]
     assert _rank1(out / "results.json") == pytest.approx(first, abs=1e-6)

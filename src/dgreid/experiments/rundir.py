@@ -2,6 +2,7 @@
 
 Layout of ``RUN/``: ``config.yaml`` (resolved config), ``checkpoints/last.pt`` (training state),
 ``model.pt`` (inference model), ``metrics.jsonl``, ``splits.json``, ``results.json``,
+``environment.json`` (torch version, CPU instruction set, threads: what the numbers depend on),
 ``stage1/<domain>/`` (episodic per-domain extractors).
 """
 

@@ -23,6 +23,7 @@ from dgreid.deploy.model_file import make_meta, save_model_file
 from dgreid.engine import Trainer
 from dgreid.engine.device import resolve_train_device
 from dgreid.engine.distributed import barrier, init_distributed, is_main_process
+from dgreid.engine.environment import numeric_environment, record_environment
 from dgreid.engine.threads import set_training_threads
 from dgreid.evaluation.protocol import ProtocolResult
 from dgreid.experiments.evaluate import PeriodicEvaluation, evaluate_method
@@ -141,6 +142,9 @@ def _train_and_evaluate(
 ) -> RunResult:
     threads, why = set_training_threads(cfg.train.threads, cfg.data.workers)
     log.info("torch CPU threads: %d (%s)", threads, why)
+    device = resolve_train_device(cfg.train.device)
+    if is_main_process():
+        record_environment(out, numeric_environment(device, threads), resume)
     sources = load_sources(cfg, check_images=False)
     cache = prepare_images(cfg, sources)
     stage1 = None
@@ -156,7 +160,6 @@ def _train_and_evaluate(
     )
     if stage1 is not None:
         start_f_shared(cfg, method, stage1.start_state)
-    device = resolve_train_device(cfg.train.device)
     periodic = PeriodicEvaluation(cfg, device) if settings.eval_every > 0 else None
     trainer = Trainer(
         method,
