@@ -127,8 +127,27 @@ def test_mixstyle_needs_style_layers() -> None:
         torch.manual_seed(0)
         build_method(
             "episodic_plus", num_classes=3, extractors=extractors(), embed_dim=16,
-            backbone="convnet_small", mixstyle=0.5,
+            backbone="resnet_tiny", mixstyle=0.5,
         )  # fmt: skip
+
+
+def test_mixstyle_acts_in_the_small_network_in_training_only() -> None:
+    """convnet_small names its first two stages as style layers: MixStyle (p = 1) changes F's
+    training-mode feature there and leaves the eval-mode feature alone."""
+    torch.manual_seed(0)
+    kwargs = dict(num_classes=3, extractors=extractors(), embed_dim=16, backbone="convnet_small")
+    plain = build_method("episodic_plus", **kwargs)
+    mixed = build_method("episodic_plus", **kwargs, mixstyle=1.0)
+    mixed.load_state_dict(plain.state_dict())
+    images = tiny_batch(domain=0).images
+    plain.eval(), mixed.eval()
+    assert torch.equal(plain.backbone.pooled(images), mixed.backbone.pooled(images))
+    plain.train(), mixed.train()
+    torch.manual_seed(1)
+    a = plain.backbone.pooled(images)
+    torch.manual_seed(1)
+    b = mixed.backbone.pooled(images)
+    assert not torch.allclose(a, b)
 
 
 def test_episodic_plus_f_tri_is_a_triplet_on_fs_pooled_feature() -> None:
