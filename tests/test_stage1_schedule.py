@@ -43,3 +43,27 @@ def test_stage0_epochs_changes_the_keys_of_every_network_started_from_stage0(
     assert stage1_key(same, "synth-duke", 100, "pretrained") == stage1_key(
         longer, "synth-duke", 100, "pretrained"
     )
+
+
+def _own_stage1_steps(cfg: Config) -> Config:
+    return replace(cfg, method=replace(cfg.method, stage1_lr_steps=[1]))
+
+
+def test_keys_follow_the_milestones_each_network_trains_with(tmp_path: Path) -> None:
+    """A longer final run whose stage 1 has its own milestones keeps its extractors; one that
+    moves only the stage-0 network's scaled milestone retrains stage 0 and what started from
+    it."""
+    own = _own_stage1_steps(_cfg(tmp_path))
+    longer = replace(own, train=TrainConfig(epochs=22, lr_steps=[18]))
+    assert stage1_settings(longer).lr_steps == stage1_settings(own).lr_steps == (1,)
+    assert stage1_key(own, "synth-duke", 100, "pretrained") == stage1_key(
+        longer, "synth-duke", 100, "pretrained"
+    )
+
+    short = _own_stage1_steps(_cfg(tmp_path, stage0_epochs=16))  # stage 0: int(8*16/10) = 12
+    long = replace(short, train=TrainConfig(epochs=20, lr_steps=[8]))  # int(8*16/20) = 6
+    assert stage1_settings(long).lr_steps == stage1_settings(short).lr_steps == (1,)
+    assert stage1_settings(long, stage0=True).lr_steps == (6,)
+    assert stage1_settings(short, stage0=True).lr_steps == (12,)
+    for domain, start in [(STAGE0, "random"), ("synth-duke", STAGE0)]:
+        assert stage1_key(short, domain, 100, start) != stage1_key(long, domain, 100, start)

@@ -97,7 +97,14 @@ def stage1_settings(cfg: Config, iters_per_epoch: int = 0, stage0: bool = False)
 
 
 def stage1_key(cfg: Config, domain: str, num_images: int, start: str) -> str:
-    """What a stage-1 extractor depends on; a trained one is reused only when this matches."""
+    """What a stage-1 extractor depends on; a trained one is reused only when this matches.
+
+    The schedule enters as the milestones the network trains with (and, for a network started
+    from stage 0 or stage 0 itself, the stage-0 network's), not as ``train.epochs`` and
+    ``train.lr_steps``: a longer final run with a stage-1 schedule of its own
+    (``method.stage1_lr_steps``) reuses its extractors, and a change that moves stage 0's
+    scaled milestone retrains it.
+    """
     parts = {
         "format": STAGE1_FORMAT,
         "domain": domain,
@@ -114,7 +121,7 @@ def stage1_key(cfg: Config, domain: str, num_images: int, start: str) -> str:
         "train": {
             k: v
             for k, v in dataclasses.asdict(cfg.train).items()
-            if k not in ("epochs", "log_every", "eval_every", "device", "threads")
+            if k not in ("epochs", "lr_steps", "log_every", "eval_every", "device", "threads")
         },
         "data": {k: getattr(cfg.data, k) for k in ("height", "width", "batch_size")},
         "num_instances": cfg.data.num_instances,
@@ -122,6 +129,7 @@ def stage1_key(cfg: Config, domain: str, num_images: int, start: str) -> str:
     }
     if cfg.method.stage0_epochs and STAGE0 in (domain, start):  # another stage-0 network
         parts["stage0_epochs"] = cfg.method.stage0_epochs
+        parts["stage0_lr_steps"] = list(stage1_settings(cfg, stage0=True).lr_steps)
     synth = read_manifest(cfg.data.root)
     if synth is not None:  # a synthetic root rendered again (version, shifts, seed...) retrains
         parts["synth"] = {k: synth.get(k) for k in ("version", "shifts", "seed", "scale", "size")}
