@@ -350,7 +350,9 @@ SPEC_DICTS = st.fixed_dictionaries(
         "methods": st.dictionaries(
             st.sampled_from(["baseline", "dann", "x"]),
             st.lists(st.sampled_from(["method.name=baseline", "train.lr=x", "bogus=1", "7"]),
-                     max_size=2) | SCALARS,
+                     max_size=2) | SCALARS
+            | st.sampled_from(["good.yaml", "bad.yaml", "missing.yaml", {"config": "good.yaml",
+                               "overrides": ["bogus=1"]}, {"confg": "good.yaml"}, {}]),
             min_size=1, max_size=2,
         ),
     },
