@@ -105,6 +105,7 @@ def stage1_key(cfg: Config, domain: str, num_images: int, start: str) -> str:
     (``method.stage1_lr_steps``) reuses its extractors, and a change that moves stage 0's
     scaled milestone retrains it.
     """
+    schedule = stage1_settings(cfg)
     parts = {
         "format": STAGE1_FORMAT,
         "domain": domain,
@@ -116,8 +117,8 @@ def stage1_key(cfg: Config, domain: str, num_images: int, start: str) -> str:
         "id_loss": cfg.method.extractor_id_loss,
         "tri": cfg.method.extractor_tri,
         "margin": cfg.method.margin,
-        "epochs": cfg.method.stage1_epochs or cfg.train.epochs,
-        "lr_steps": stage1_lr_steps(cfg),
+        "epochs": schedule.epochs,
+        "lr_steps": list(schedule.lr_steps),
         "train": {
             k: v
             for k, v in dataclasses.asdict(cfg.train).items()
@@ -128,8 +129,9 @@ def stage1_key(cfg: Config, domain: str, num_images: int, start: str) -> str:
         "holdout": cfg.data.source_holdout,
     }
     if cfg.method.stage0_epochs and STAGE0 in (domain, start):  # another stage-0 network
-        parts["stage0_epochs"] = cfg.method.stage0_epochs
-        parts["stage0_lr_steps"] = list(stage1_settings(cfg, stage0=True).lr_steps)
+        stage0 = stage1_settings(cfg, stage0=True)
+        parts["stage0_epochs"] = stage0.epochs
+        parts["stage0_lr_steps"] = list(stage0.lr_steps)
     synth = read_manifest(cfg.data.root)
     if synth is not None:  # a synthetic root rendered again (version, shifts, seed...) retrains
         parts["synth"] = {k: synth.get(k) for k in ("version", "shifts", "seed", "scale", "size")}
