@@ -138,18 +138,19 @@ def load_spec(path: str | Path) -> CompareSpec:
         quick=_str_list(data.get("quick"), "quick", str(path)),
         source=str(path),
     )
-    first: tuple[str, Config] | None = None
+    first: tuple[str, dict[str, Any]] | None = None
     for name in spec.methods:  # fail early on a bad override, naming the method
         try:
             cfg = spec.run_config(name, spec.seeds[0])
         except ConfigError as e:
             raise ConfigError(f"methods.{name} in {path}: {e}") from e
-        first = first or (name, cfg)
-        for key in SAME_DATA:  # one table compares methods on the same data and splits
-            if getattr(cfg.data, key) != getattr(first[1].data, key):
+        data_of = {key: getattr(cfg.data, key) for key in SAME_DATA}
+        first = first or (name, data_of)
+        for key, value in data_of.items():  # one table compares methods on the same data
+            if value != first[1][key]:
                 raise ConfigError(
-                    f"methods.{name} in {path}: data.{key} is {getattr(cfg.data, key)!r}, but "
-                    f"methods.{first[0]} has {getattr(first[1].data, key)!r}; every row of a "
-                    "comparison trains and tests on the same data"
+                    f"methods.{name} in {path}: data.{key} is {value!r}, but methods.{first[0]} "
+                    f"has {first[1][key]!r}; every row of a comparison trains and tests on the "
+                    "same data"
                 )
     return spec
