@@ -162,7 +162,8 @@ def test_dann_schedule_and_reversed_domain_gradient() -> None:
 
 
 def test_dimn_memory_and_distance() -> None:
-    method = make("dimn").train()
+    torch.manual_seed(0)
+    method = build_method("dimn", num_classes=3, memory="momentum", **SMALL).train()
     assert isinstance(method, DIMNMethod)
     method.train_step(tiny_batch(), 0)
     assert method.seen.tolist() == [True, True, False]
@@ -177,6 +178,32 @@ def test_dimn_memory_and_distance() -> None:
     expected = 1 - nn.functional.normalize(q, dim=1) @ w.t()
     assert dist.shape == (5, 7) and torch.allclose(dist, expected, atol=1e-5)
     assert Method.pairwise_distance(make("baseline"), q, g) is None
+
+
+def test_dimn_learned_memory_terms_by_hand() -> None:
+    torch.manual_seed(0)
+    method = build_method("dimn", num_classes=3, memory="learned", **SMALL).train()
+    assert isinstance(method, DIMNMethod) and isinstance(method.memory, nn.Parameter)
+    batch = tiny_batch()  # ids 0, 0, 1, 1: id 2 is out of the batch
+    out = method.train_step(batch, 0)
+    feats = method.backbone(batch.images)  # no step was taken: the same weights, in train mode
+    w = nn.functional.normalize(method.generator(feats), dim=1)
+    probe = nn.functional.normalize(feats, dim=1)
+    rows = nn.functional.normalize(method.memory, dim=1)
+    proto = nn.functional.normalize(torch.stack([w[:2].mean(0), w[2:].mean(0)]), dim=1)
+    # the global id loss: every probe against every bank row, scale 16, smoothing 0.1
+    logits = 16.0 * probe @ rows.t()
+    logp = logits.log_softmax(1)
+    glob = -(0.9 * logp[torch.arange(4), batch.pids] + 0.1 * logp.mean(1)).mean()
+    reg = ((proto - rows[:2]) ** 2).sum(1).mean()
+    assert out["id"].item() == pytest.approx(glob.item(), rel=1e-4)
+    assert out["reg"].item() == pytest.approx(reg.item(), rel=1e-4)
+    method.zero_grad()
+    out["loss"].backward()
+    assert method.memory.grad is not None and method.memory.grad[2].abs().sum() > 0
+    assert method.seen.tolist() == [True, True, False]
+    with pytest.raises(TrainingError, match="method.memory"):
+        build_method("dimn", num_classes=3, memory="bank", **SMALL)
 
 
 def test_extractor_checks_pid_range() -> None:

@@ -110,6 +110,10 @@ class MethodConfig:
     #: episodic: stage-1 LR milestones (epochs); empty = train.lr_steps
     stage1_lr_steps: list[int] = field(default_factory=list)
     memory_momentum: float = 0.5  # DIMN: memory bank update rate
+    #: DIMN: the memory bank of id weights: "learned" (a cosine classifier trained by gradient,
+    #: with a global id loss) or "momentum" (blended generated weights, stale between visits:
+    #: at chance on real images; docs/methods.md)
+    memory: str = "learned"
     extractor_id_loss: bool = True  # episodic stage 1: add an id CE head to the triplet loss
     extractor_tri: float = 1.0  # episodic stage 1: weight of F_i's triplet loss (0 = id CE only)
     #: episodic: where trained stage-1 extractors are kept and reused ("" = RUN/stage1)

@@ -6,8 +6,17 @@ identity. Training (one PK batch over all sources): every image generates a weig
 identity y is the mean generated weight of y's OTHER images in the batch (leave-one-out, so a
 probe never sees its own image as "gallery"); ids not in the batch use the memory bank. The loss
 is the label-smoothed CE of the scaled cosine scores of each probe against all identity weights,
-plus a regression term pulling the generated weights towards the memory bank, which is then
-updated with momentum. Test: score(q, g) = cos(f(q), G(f(g))), distance = 1 - score.
+plus a regression term pulling the generated weights towards the memory bank.
+Test: score(q, g) = cos(f(q), G(f(g))), distance = 1 - score.
+
+The memory bank (``memory``):
+- ``"learned"`` (default): a cosine classifier trained by gradient, through the loss above and a
+  global id loss of every probe against the bank, so the out-of-batch negatives move with the
+  features; the generated weights regress towards the (detached) rows of their ids.
+- ``"momentum"``: each visited row becomes a blend of its old value and the id's new generated
+  weight. Between two visits of an id (about 190 steps on the real mini-DG) its row goes stale,
+  and a feature that drifts away from the stale rows lowers the loss for free: at chance on real
+  images (docs/methods.md).
 """
 
 from __future__ import annotations
@@ -16,6 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from dgreid.errors import TrainingError
 from dgreid.losses import label_smoothed_ce
 from dgreid.methods.base import Method
 from dgreid.methods.registry import METHODS
@@ -40,8 +50,11 @@ class DIMNMethod(Method):
         scale: float = 16.0,
         lambda_reg: float = 1.0,
         label_smooth: float = 0.1,
+        memory: str = "learned",
     ) -> None:
         super().__init__()
+        if memory not in ("momentum", "learned"):
+            raise TrainingError(f"method.memory must be 'momentum' or 'learned'; got {memory!r}")
         self.backbone: Backbone = build_backbone(backbone, pretrained, width_mult=width_mult)
         d = self.backbone.out_features
         self.generator = nn.Sequential(
@@ -49,7 +62,11 @@ class DIMNMethod(Method):
         )
         self.memory: torch.Tensor
         self.seen: torch.Tensor
-        self.register_buffer("memory", torch.zeros(num_classes, d))
+        self.learned = memory == "learned"
+        if self.learned:  # rows of unit norm on average, as cosine weights
+            self.memory = nn.Parameter(torch.randn(num_classes, d) / d**0.5)
+        else:
+            self.register_buffer("memory", torch.zeros(num_classes, d))
         self.register_buffer("seen", torch.zeros(num_classes, dtype=torch.bool))
         self.memory_momentum = memory_momentum
         self.scale = scale
@@ -73,8 +90,11 @@ class DIMNMethod(Method):
         loo = F.normalize((sums[inv] - w) / others.clamp(min=1), dim=1)
         own = torch.where(others > 0, loo, proto[inv])  # alone in the batch: its own weight
         scores_batch = (probe @ proto.t()).scatter(1, inv.unsqueeze(1), (probe * own).sum(1, True))
-        scores = (probe @ F.normalize(self.memory, dim=1).t()).index_copy(1, uniq, scores_batch)
+        bank = probe @ F.normalize(self.memory, dim=1).t()
+        scores = bank.index_copy(1, uniq, scores_batch)
         cls = label_smoothed_ce(self.scale * scores, batch.pids, self.label_smooth)
+        if self.learned:
+            return self._learned_terms(cls, bank, proto, uniq, batch)
         seen = self.seen[uniq]
         if bool(seen.any()):
             reg = ((proto - self.memory[uniq]) ** 2).sum(1)[seen].mean()
@@ -83,6 +103,23 @@ class DIMNMethod(Method):
         self._update_memory(uniq, proto.detach())
         loss = cls + self.lambda_reg * reg
         return {"loss": loss, "cls": cls.detach(), "reg": reg.detach()}
+
+    def _learned_terms(
+        self,
+        cls: torch.Tensor,
+        bank: torch.Tensor,
+        proto: torch.Tensor,
+        uniq: torch.Tensor,
+        batch: Batch,
+    ) -> dict[str, torch.Tensor]:
+        """The loss with a learned bank: DIMN's ``cls``, the global id loss of every probe
+        against the bank, and the generated id weights regressed towards their bank rows."""
+        glob = label_smoothed_ce(self.scale * bank, batch.pids, self.label_smooth)
+        rows = F.normalize(self.memory[uniq], dim=1).detach()
+        reg = ((proto - rows) ** 2).sum(1).mean()
+        self.seen[uniq] = True
+        loss = cls + glob + self.lambda_reg * reg
+        return {"loss": loss, "cls": cls.detach(), "id": glob.detach(), "reg": reg.detach()}
 
     @torch.no_grad()
     def _update_memory(self, ids: torch.Tensor, weights: torch.Tensor) -> None:

@@ -138,6 +138,7 @@ def _dimn(cfg: Config, ctx: BuildContext) -> Method:
         pretrained=cfg.model.pretrained,
         width_mult=cfg.model.width_mult,
         memory_momentum=cfg.method.memory_momentum,
+        memory=cfg.method.memory,
         label_smooth=cfg.method.label_smooth,
     )
 
