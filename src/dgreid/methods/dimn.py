@@ -15,8 +15,8 @@ The memory bank (``memory``):
   features; the generated weights regress towards the (detached) rows of their ids.
 - ``"momentum"``: each visited row becomes a blend of its old value and the id's new generated
   weight. Between two visits of an id (about 190 steps on the real mini-DG) its row goes stale,
-  and a feature that drifts away from the stale rows lowers the loss for free: at chance on real
-  images (docs/methods.md).
+  and a feature that drifts away from the stale rows can lower the loss without becoming more
+  discriminative: measured at chance on real images (docs/methods.md).
 """
 
 from __future__ import annotations
