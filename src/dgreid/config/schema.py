@@ -70,8 +70,9 @@ class MethodConfig:
     #: baseline, dualnorm, dann: weight of a batch-hard triplet loss (margin) on the feature
     feature_tri: float = 0.0
     stage1_epochs: int = 0  # episodic: epochs of each F_i; 0 = same as train.epochs
-    #: episodic: epochs of the stage-0 network (the F_i's shared start when there are no
-    #: ImageNet weights; as many iterations per epoch as an average domain's); 0 = stage1_epochs
+    #: episodic: epochs of the stage-0 network (F's network trained on the union of the
+    #: sources, from ImageNet weights where they exist: F's start and the F_i's; as many
+    #: iterations per epoch as an average domain's); 0 = stage1_epochs
     stage0_epochs: int = 0
     #: episodic: L_tri and L_consis on L2-normalised E outputs (scale- and width-free), and
     #: the test feature E(F(x)) L2-normalised too; false = on raw outputs (as before)
@@ -79,15 +80,14 @@ class MethodConfig:
     encoder_affine: bool = False  # episodic: learnable scale/shift in E's BatchNorms
     #: episodic: what F_i hands to E: "raw" (pooled backbone feature) or "neck" (its BNNeck)
     extractor_feature: str = "raw"
-    #: episodic: "shared" = every F_i starts from one network (ImageNet, else a stage-0 network
-    #: trained on the union of sources); "independent" = each from its own random init
+    #: episodic: "shared" = every F_i starts from the stage-0 network; "independent" = each
+    #: from its own random init
     stage1_init: str = "shared"
     #: episodic: "procrustes" = each F_d (d > 0) turned onto F_0's coordinates by one orthogonal
     #: rotation fitted on 3,000 source training images; "none" = as trained
     stage1_align: str = "none"
-    #: episodic: where F starts when it has no ImageNet / user weights: "shared" (the stage-0
-    #: network the F_i started from, as in the paper F and the F_i share their ImageNet start)
-    #: or "own" (its random initialisation)
+    #: episodic: where F starts: "shared" (the stage-0 network, as in the paper every network
+    #: shares one start) or "own" (its ImageNet / user weights, or its random initialisation)
     f_start: str = "shared"
     tri_global: bool = True  # episodic_plus: L_tri on E(F(x)) too
     consis_global: bool = True  # episodic_plus: E(F(x)) agrees with E(F_j(x))
@@ -107,6 +107,12 @@ class MethodConfig:
     #: episodic methods: how an episode's domain is drawn: "uniform" (the paper) or
     #: "identities" (in proportion to each domain's ids, as often as a PK batch meets them)
     episode_domains: str = "uniform"
+    #: episodic methods: iterations at the start of stage 2 in which F receives no gradient
+    #: (the new projection, E and C learn on F's stage-0 start first); 0 = none
+    head_warmup: int = 0
+    #: episodic methods: F's projection to the extractors' width starts as "random" or as the
+    #: "identity" (when the widths are equal)
+    proj_init: str = "random"
     #: episodic: stage-1 LR milestones (epochs); empty = train.lr_steps
     stage1_lr_steps: list[int] = field(default_factory=list)
     memory_momentum: float = 0.5  # DIMN: memory bank update rate

@@ -1,12 +1,14 @@
-"""Stage 1 of the episodic methods: one frozen extractor F_i per source domain.
+"""Stages 0 and 1 of the episodic methods: the shared start, then one frozen F_i per source.
 
-Every F_i starts from one shared network, as in the paper (each F_i fine-tuned from the same
-ImageNet ResNet-50): the ImageNet (or user) weights when the extractor has them, else a
-*stage-0* network trained on the union of the sources. Extractors that start from independent
-random initialisations (``method.stage1_init=independent``) put their features in unrelated
-coordinate systems, and L_consis through one shared E then compares unrelated coordinates
-(measured on the synthetic benchmark: the same channel of two such extractors correlates at
--0.005..+0.006; docs/method-study.md).
+Every network starts from one start, on real and synthetic data alike: *stage 0* trains F's own
+network (the DualNorm network) on the union of the sources, from ImageNet weights where they
+exist and from scratch otherwise. F starts from it whole, its InstanceNorms trained; each F_i
+starts from its plain layers (``Backbone.plain_state``: every convolution and norm scale and
+shift) and is fine-tuned on its own domain. Extractors of another family (the paper's ResNet-50
+F_i beside a DualNorm MobileNetV2 F) start from their own ImageNet weights, or, without them,
+from one stage-0 network of their own. Extractors that start from independent random
+initialisations (``method.stage1_init=independent``) put their features in unrelated
+coordinate systems, and L_consis through one shared E then compares unrelated coordinates.
 """
 
 from __future__ import annotations
@@ -47,8 +49,9 @@ from dgreid.utils.torch_file import read_state_dict
 log = logging.getLogger(__name__)
 
 #: Bumped when what stage 1 trains changes (2: BNNeck id head; 3: seeded initialisation;
-#: 4: shared start, stage-1 milestones scaled to its length), so older extractors are not reused.
-STAGE1_FORMAT = 4
+#: 4: shared start, stage-1 milestones scaled to its length; 5: stage 0 trains F's network, from
+#: ImageNet weights where they exist), so older extractors are not reused.
+STAGE1_FORMAT = 5
 STAGE1_INITS = ("shared", "independent")
 #: method.stage1_align: the F_i as trained, or each turned onto F_0's coordinates by one
 #: orthogonal rotation fitted on ALIGN_IMAGES source training images (orthogonal Procrustes)
@@ -56,7 +59,10 @@ STAGE1_ALIGNS = ("none", "procrustes")
 ALIGN_IMAGES = 3000
 #: method.f_start: F from its own initialisation, or from the stage-0 network (``shared``)
 F_STARTS = ("own", "shared")
+#: the stage-0 network (F's architecture, trained on the union of the sources) and, for
+#: extractors of another family without ImageNet weights, their own stage-0 network
 STAGE0 = "stage0"
+STAGE0_EXTRACTOR = "stage0-extractor"
 
 
 def stage1_seed(seed: int, domain: int) -> int:
@@ -96,6 +102,12 @@ def stage1_settings(cfg: Config, iters_per_epoch: int = 0, stage0: bool = False)
     )
 
 
+def stage_network(cfg: Config, name: str) -> str:
+    """The architecture trained under ``name``: F's (``model.backbone``) for stage 0, the
+    extractors' (``model.extractor``) for every F_i and their own stage-0 network."""
+    return cfg.model.backbone if name == STAGE0 else cfg.model.extractor
+
+
 def stage1_key(cfg: Config, domain: str, num_images: int, start: str) -> str:
     """What a stage-1 extractor depends on; a trained one is reused only when this matches.
 
@@ -113,6 +125,9 @@ def stage1_key(cfg: Config, domain: str, num_images: int, start: str) -> str:
         "root": str(Path(cfg.data.root).resolve()),
         "num_images": num_images,
         "extractor": cfg.model.extractor,
+        "network": stage_network(cfg, domain),
+        "f_network": cfg.model.backbone,
+        "width_mult": cfg.model.width_mult,
         "pretrained": cfg.model.pretrained,
         "id_loss": cfg.method.extractor_id_loss,
         "tri": cfg.method.extractor_tri,
@@ -128,7 +143,7 @@ def stage1_key(cfg: Config, domain: str, num_images: int, start: str) -> str:
         "num_instances": cfg.data.num_instances,
         "holdout": cfg.data.source_holdout,
     }
-    if cfg.method.stage0_epochs and STAGE0 in (domain, start):  # another stage-0 network
+    if cfg.method.stage0_epochs and {domain, start} & {STAGE0, STAGE0_EXTRACTOR}:
         stage0 = stage1_settings(cfg, stage0=True)
         parts["stage0_epochs"] = stage0.epochs
         parts["stage0_lr_steps"] = list(stage0.lr_steps)
@@ -140,8 +155,8 @@ def stage1_key(cfg: Config, domain: str, num_images: int, start: str) -> str:
 
 @dataclasses.dataclass
 class Stage1:
-    """Stage 1's result: the frozen F_i (index = domain) and the stage-0 network's weights they
-    all started from (None when they started from ImageNet / user weights or independently)."""
+    """Stage 1's result: the frozen F_i (index = domain) and the weights of the stage-0 network,
+    F's start (None with ``method.stage1_init=independent``)."""
 
     extractors: list[nn.Module]
     start_state: dict | None
@@ -165,27 +180,36 @@ def train_extractors(
         if value not in allowed:
             raise TrainingError(f"method.{key}={value!r}; expected one of {', '.join(allowed)}")
     stage1_dir = Path(cfg.method.stage1_dir) if cfg.method.stage1_dir else out_dir / "stage1"
-    start_state = None
-    if pretrained_source(cfg.model.extractor, cfg.model.pretrained) is not None:
-        start = "pretrained"
-    elif cfg.method.stage1_init == "shared":
-        start = STAGE0
+    start_state = extractor_state = None
+    if cfg.method.stage1_init == "shared":
         stream = image_stream(cfg, sources.records, cache)
         stage0 = _train_one(cfg, sources, stream, STAGE0, stage1_dir, "random", None, -1)
         start_state = stage0.backbone.state_dict()
+        if stage0.backbone.plain_twin == cfg.model.extractor and cfg.model.width_mult == 1.0:
+            start, extractor_state = STAGE0, stage0.backbone.plain_state()
+        elif pretrained_source(cfg.model.extractor, cfg.model.pretrained) is not None:
+            start = "pretrained"  # F_i of another family: from their own ImageNet / user weights
+        else:  # ... or from one stage-0 network of their own family
+            start = STAGE0_EXTRACTOR
+            stage0 = _train_one(
+                cfg, sources, stream, STAGE0_EXTRACTOR, stage1_dir, "random", None, -1
+            )
+            extractor_state = stage0.backbone.state_dict()
     else:
         start = "independent"
         log.warning(
             "method.stage1_init=independent: every F_i starts from its own random "
             "initialisation, so the extractors' features live in unrelated coordinate systems "
             "and L_consis through the shared E compares unrelated coordinates (on the "
-            "synthetic benchmark this cost the episodic method about 10 points of rank-1; "
-            "docs/method-study.md). Use stage1_init=shared unless you study exactly this."
+            "synthetic benchmark this cost the episodic method about 10 points of rank-1). "
+            "Use stage1_init=shared unless you study exactly this."
         )
     extractors: list[nn.Module] = []
     for d, summary in enumerate(sources.domains):
         stream = image_stream(cfg, [r for r in sources.records if r.domain == d], cache)
-        method = _train_one(cfg, sources, stream, summary.name, stage1_dir, start, start_state, d)
+        method = _train_one(
+            cfg, sources, stream, summary.name, stage1_dir, start, extractor_state, d
+        )
         extractors.append(extractor_feature(method, cfg.method.extractor_feature))
     if cfg.method.stage1_align == "procrustes":
         extractors = align_extractors(cfg, sources, extractors)
@@ -250,7 +274,15 @@ def _train_one(
     key = stage1_key(cfg, name, len(stream), start)
     folder = stage1_dir / f"{name.replace(':', '_')}-{key}"  # custom:NAME -> custom_NAME
     weights = folder / "extractor.pt"
-    ext_cfg = dataclasses.replace(cfg, method=dataclasses.replace(cfg.method, name="extractor"))
+    ext_cfg = dataclasses.replace(
+        cfg,
+        method=dataclasses.replace(cfg.method, name="extractor"),
+        model=dataclasses.replace(
+            cfg.model,
+            extractor=stage_network(cfg, name),
+            width_mult=cfg.model.width_mult if name == STAGE0 else 1.0,  # F_i: full width
+        ),
+    )
     seed_everything(stage1_seed(cfg.train.seed, domain))  # initial weights: a function of the seed
     if domain >= 0:
         summary = sources.domains[domain]

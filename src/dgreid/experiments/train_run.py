@@ -35,7 +35,6 @@ from dgreid.methods import METHODS, method_from_config
 from dgreid.methods.base import Method
 from dgreid.methods.episodic import EpisodicMethod
 from dgreid.models import build_backbone
-from dgreid.models.backbone import pretrained_source
 from dgreid.utils.seed import seed_everything
 
 log = logging.getLogger(__name__)
@@ -91,15 +90,10 @@ def build_method(
 
 
 def start_f_shared(cfg: Config, method: Method, start_state: dict | None) -> None:
-    """``method.f_start=shared``: F starts from the stage-0 network its F_i started from, as
-    in the paper every network starts from the same ImageNet weights. Nothing to do when F has
-    ImageNet / user weights of its own or there was no stage-0 network."""
-    if cfg.method.f_start != "shared":
-        return
-    if start_state is None or pretrained_source(cfg.model.backbone, cfg.model.pretrained):
-        log.info(
-            "method.f_start=shared: F keeps its own initial weights (%s)", cfg.model.pretrained
-        )
+    """``method.f_start=shared``: F starts from the stage-0 network (F's own architecture,
+    trained on the union of the sources), as in the paper every network shares one start."""
+    if cfg.method.f_start != "shared" or start_state is None:
+        log.info("method.f_start=%s: F keeps its own initial weights", cfg.method.f_start)
         return
     assert isinstance(method, EpisodicMethod)  # only the episodic methods have a stage 1
     method.backbone.load_start(start_state, "the stage-0 network")

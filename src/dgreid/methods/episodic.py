@@ -8,6 +8,7 @@ discriminate identities (L_tri), while C(E(F(x))) learns the ids of all sources 
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -92,6 +93,8 @@ class EpisodicMethod(Method):
         normalize: bool = False,
         encoder_affine: bool = False,
         episode_domains: str = "uniform",
+        head_warmup: int = 0,
+        proj_init: str = "random",
     ) -> None:
         super().__init__()
         samplers = {"uniform": "episodic", "identities": "episodic_by_ids"}
@@ -114,6 +117,11 @@ class EpisodicMethod(Method):
         self.extractors.eval()
         self.backbone: Backbone = build_backbone(backbone, pretrained, width_mult=width_mult)
         self.proj = nn.Linear(self.backbone.out_features, feat_dim)  # F's projection to F_i width
+        if proj_init not in ("random", "identity"):
+            raise TrainingError(f"method.proj_init must be random or identity; got {proj_init!r}")
+        if proj_init == "identity" and self.backbone.out_features == feat_dim:
+            nn.init.eye_(self.proj.weight)
+            nn.init.zeros_(self.proj.bias)
         self.encoder = Embedding(feat_dim, embed_dim, embed_dim, affine=encoder_affine)  # E
         self.classifier = nn.Linear(embed_dim, num_classes)  # C
         self.domain_names = names
@@ -124,6 +132,7 @@ class EpisodicMethod(Method):
         self.label_smooth = label_smooth
         self.seed = seed
         self.normalize = normalize
+        self.head_warmup = head_warmup
 
     def train(self, mode: bool = True) -> EpisodicMethod:
         """Switch F, E, C to ``mode``; the frozen extractors always stay in eval mode."""
@@ -175,7 +184,7 @@ class EpisodicMethod(Method):
         with torch.no_grad():
             biased_j = self.extractors[j](batch.images)
             biased_k = self.extractors[k](batch.images)
-        return self.assemble(batch, (i, j, k), biased_j, biased_k)
+        return self.assemble(batch, (i, j, k), biased_j, biased_k, step)
 
     def assemble(
         self,
@@ -183,13 +192,17 @@ class EpisodicMethod(Method):
         domains: tuple[int, int, int],
         biased_j: torch.Tensor,
         biased_k: torch.Tensor,
+        step: int,
     ) -> Episode:
         """The episode of ``batch`` from the frozen views F_j(x), F_k(x): E of each (running
-        statistics untouched), then F's own pass, E(F(x)) and C's logits."""
+        statistics untouched), then F's own pass, E(F(x)) and C's logits. For the first
+        ``head_warmup`` steps F's pass sends no gradient into F: the new projection, E and C
+        learn on F's start before F moves."""
         with running_stats_frozen(self.encoder):
             v_j, v_k = self.encoder(biased_j), self.encoder(biased_k)
-        pooled = self.backbone.pooled(batch.images)
-        feat = self.backbone.finish(pooled)
+        with torch.no_grad() if step < self.head_warmup else contextlib.nullcontext():
+            pooled = self.backbone.pooled(batch.images)
+            feat = self.backbone.finish(pooled)
         v = self.encoder(self.proj(self.encoder_input(feat)))
         return Episode(*domains, v_j, v_k, v, self.classifier(v), pooled, feat)
 

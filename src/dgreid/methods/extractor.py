@@ -32,6 +32,7 @@ class ExtractorMethod(Method):
         num_classes: int,
         backbone: str = "resnet50",
         pretrained: str = "none",
+        width_mult: float = 1.0,
         pid_offset: int = 0,
         id_loss: bool = True,
         margin: float = 0.3,
@@ -44,7 +45,7 @@ class ExtractorMethod(Method):
                 "extractor: no loss left (method.extractor_tri=0 and method.extractor_id_loss="
                 "false); keep the triplet, the id head, or both"
             )
-        self.backbone: Backbone = build_backbone(backbone, pretrained)
+        self.backbone: Backbone = build_backbone(backbone, pretrained, width_mult=width_mult)
         width = self.backbone.out_features
         # BNNeck (common practice): the triplet loss sees the feature, the id head its
         # batch-normalised copy, so the two losses do not fight over the feature's scale.

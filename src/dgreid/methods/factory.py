@@ -150,6 +150,7 @@ def _extractor(cfg: Config, ctx: BuildContext) -> Method:
         num_classes=ctx.num_classes,
         backbone=cfg.model.extractor,
         pretrained=cfg.model.pretrained,
+        width_mult=cfg.model.width_mult,
         pid_offset=ctx.pid_offset,
         id_loss=cfg.method.extractor_id_loss,
         tri_weight=cfg.method.extractor_tri,
@@ -196,6 +197,8 @@ def episodic_arguments(cfg: Config, ctx: BuildContext) -> dict[str, Any]:
         normalize=cfg.method.normalize,
         encoder_affine=cfg.method.encoder_affine,
         episode_domains=cfg.method.episode_domains,
+        head_warmup=cfg.method.head_warmup,
+        proj_init=cfg.method.proj_init,
     )
 
 

@@ -106,6 +106,26 @@ class Backbone(nn.Module):
         """Keys a checkpoint must provide; backbones with extra layers override this."""
         return missing
 
+    #: the registered name of the plain network whose layers this one is built on (a DualNorm
+    #: network's BatchNorm-only twin), or None: see :meth:`plain_state`
+    plain_twin: str | None = None
+
+    def plain_state(self) -> dict[str, torch.Tensor]:
+        """This network's weights in the key layout of :attr:`plain_twin`: every convolution
+        and norm scale and shift, with fresh running statistics where an InstanceNorm stands in
+        for the twin's BatchNorm; the added InstanceNorms and feature BatchNorm are left out.
+        The episodic methods' extractors F_i start from it (the stage-0 network is F's)."""
+        raise NotImplementedError(f"{type(self).__name__} has no plain twin")
+
+
+def fresh_running_stats(prefix: str, channels: int) -> dict[str, torch.Tensor]:
+    """A new BatchNorm's running statistics under ``prefix`` (mean 0, variance 1)."""
+    return {
+        f"{prefix}.running_mean": torch.zeros(channels),
+        f"{prefix}.running_var": torch.ones(channels),
+        f"{prefix}.num_batches_tracked": torch.tensor(0, dtype=torch.long),
+    }
+
 
 BackboneFactory = Callable[[float], Backbone]
 BACKBONES: Registry[BackboneFactory] = Registry("backbone")

@@ -21,7 +21,7 @@ import torch
 from torch import nn
 from torchvision.models import MobileNetV2
 
-from dgreid.models.backbone import BACKBONES, Backbone
+from dgreid.models.backbone import BACKBONES, Backbone, fresh_running_stats
 from dgreid.models.imagenet import DEEPSORT_MOBILENETV2
 from dgreid.models.mobilenet import MOBILENET_V2_FILES
 
@@ -100,6 +100,14 @@ class MobileNetV2DualNorm(Backbone):
 
     def required_missing(self, missing: list[str]) -> list[str]:
         return [k for k in missing if not k.startswith(("post_in.", "feat_bn."))]
+
+    plain_twin = "mobilenetv2"
+
+    def plain_state(self) -> dict[str, torch.Tensor]:
+        state = {k: v for k, v in self.state_dict().items() if k.startswith("features.")}
+        stem = self.features[0][1]
+        assert isinstance(stem, nn.InstanceNorm2d)
+        return state | fresh_running_stats("features.0.1", stem.num_features)
 
 
 @BACKBONES.register("mobilenetv2_dualnorm")

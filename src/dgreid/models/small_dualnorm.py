@@ -17,7 +17,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from dgreid.models.backbone import BACKBONES, Backbone
+from dgreid.models.backbone import BACKBONES, Backbone, fresh_running_stats
 from dgreid.models.small import STRIPES, stripe_pool
 
 #: Per stage: (channels at width 1.0, norm inside the stage, InstanceNorm on the stage output).
@@ -78,6 +78,21 @@ class ConvNetDualNorm(Backbone):
             added = {k: v for k, v in own.items() if k.startswith(("post.", "feat_bn."))}
             state = added | {k: v for k, v in renamed.items() if k in own or not _running(k)}
         super().load_start(state, source)
+
+    plain_twin = "convnet_small"
+
+    def plain_state(self) -> dict[str, torch.Tensor]:
+        state = {
+            "body." + k[len("stages.") :]: v
+            for k, v in self.state_dict().items()
+            if k.startswith("stages.")
+        }
+        for i, stage in enumerate(self.stages):
+            assert isinstance(stage, nn.Sequential)
+            norm = stage[1]
+            if isinstance(norm, nn.InstanceNorm2d):
+                state |= fresh_running_stats(f"body.{i}.1", norm.num_features)
+        return state
 
 
 def _running(key: str) -> bool:
