@@ -6,7 +6,7 @@ ImageNet ResNet-50): the ImageNet (or user) weights when the extractor has them,
 random initialisations (``method.stage1_init=independent``) put their features in unrelated
 coordinate systems, and L_consis through one shared E then compares unrelated coordinates
 (measured on the synthetic benchmark: the same channel of two such extractors correlates at
--0.005..+0.006; docs/method-study.md).
+-0.005..+0.006; projects/episodic_study/README.md).
 """
 
 from __future__ import annotations
@@ -180,7 +180,8 @@ def train_extractors(
             "initialisation, so the extractors' features live in unrelated coordinate systems "
             "and L_consis through the shared E compares unrelated coordinates (on the "
             "synthetic benchmark this cost the episodic method about 10 points of rank-1; "
-            "docs/method-study.md). Use stage1_init=shared unless you study exactly this."
+            "projects/episodic_study/README.md). Use stage1_init=shared unless you study "
+            "exactly this."
         )
     extractors: list[nn.Module] = []
     for d, summary in enumerate(sources.domains):
