@@ -3,7 +3,7 @@
 Prints, per input size: the pipeline alone (decoding every image, ``data.cache=none``; and the
 decoded-image cache, ``data.cache=memory``, with the time it took to build), the CPU configs'
 training step alone (train_speed.py's cpu setting: baseline and episodic), and pipeline and
-baseline step together, then the ratio pipeline / model (issue 18's goal: at least 1.5x).
+baseline step together, then the ratio pipeline / model (the goal: at least 1.5x).
 Each figure is the median over interleaved rounds (see train_speed.median_seconds).
 
 The images: temporary person-like JPEG crops of assorted sizes (60-160 px wide, 2-2.6 times as

@@ -4,7 +4,7 @@ each generator version (versions 2 and 3 with every shift family on, unless ``--
     python bench/synth_speed.py [--scale 1.0] [--size 128x64] [--workers 2]
                                 [--versions 1 2] [--shifts all]
 
-The goal (issue #16): the default benchmark (about 12k images at 128x64) in under 60 s on 2 cores.
+The goal: the default benchmark (about 12k images at 128x64) in under 60 s on 2 cores.
 """
 
 from __future__ import annotations

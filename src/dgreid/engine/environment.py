@@ -3,7 +3,7 @@
 A seed fixes the splits, the synthetic data and the initial weights, but not the order in which
 floating-point sums are taken: torch picks its CPU kernels by the instruction set it finds
 (AVX2, AVX-512, ...), and an intra-op thread count splits reductions differently. Two runs that
-differ only there drift apart after a few iterations (docs/method-study.md, Session 8: 40
+differ only there drift apart after a few iterations (docs/training.md, "Reproducibility": 40
 iterations of the synthetic Baseline moved per-target rank-1 by up to 4 points). So a run folder
 records them in ``environment.json``, and a resumed run says when they changed.
 """

@@ -5,9 +5,9 @@
 - ``consis_global``: E(F(x)) must agree with E(F_j(x)) (a frozen domain-biased view), again a
   signal for F rather than for E alone;
 - ``test_feature``: what is ranked at test time: ``backbone``, F's pooled feature before any
-  BatchNorm (where ``f_tri`` acts; it ranked best in every measured run, docs/method-study.md
-  Session 7), ``concat``, F's neck feature next to E(F(x)), each L2-normalised, or
-  ``encoder``, E(F(x)) as in the paper;
+  BatchNorm (where ``f_tri`` acts; it ranked best or level in every measured run,
+  projects/episodic_study/README.md), ``concat``, F's neck feature next to E(F(x)), each
+  L2-normalised, or ``encoder``, E(F(x)) as in the paper;
 - ``mixstyle``: MixStyle (Zhou et al., ICLR 2021) after F's early layers with this probability,
   so F sees feature statistics between those of the batch's images;
 - ``f_tri``: the weight of a batch-hard triplet loss on F's pooled feature (before its feature
