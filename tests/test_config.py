@@ -17,7 +17,10 @@ def write(path: Path, text: str) -> Path:
 
 
 def test_defaults_and_override_types() -> None:
-    cfg = load_config(None, ["train.epochs=5", "data.sources=[market1501, dukemtmc]", "train.lr=1"])
+    cfg = load_config(
+        None,
+        ["train.epochs=5", "data.sources=[market1501, dukemtmc]", "train.lr=1", "method.name=dann"],
+    )
     assert cfg.train.epochs == 5
     assert cfg.data.sources == ["market1501", "dukemtmc"]
     assert isinstance(cfg.train.lr, float) and cfg.train.lr == 1.0

@@ -1,8 +1,10 @@
 """Turn YAML files and ``key=value`` overrides into a :class:`~dgreid.config.schema.Config`.
 
 Rules: a file may name one ``base:`` file (relative to itself) whose values it overrides; the base
-may not have a base of its own. Every key must exist in the schema and every value must have the
-field's type; an error names the key, where it came from, and the closest valid key.
+may not have a base of its own. Every key must exist in the
+schema and every value must have the field's type; an error
+names the key, where it came from, and the closest valid key. Then every value is checked
+against what its key allows (:mod:`dgreid.config.checks`).
 """
 
 from __future__ import annotations
@@ -115,7 +117,13 @@ def _coerce(value: Any, tp: Any, key: str, source: str) -> Any:
     raise ConfigError(f"{key} in {source}: expected {name}, got {type(value).__name__} {value!r}")
 
 
-def _apply(obj: Any, data: dict[str, Any], source: str, prefix: str = "") -> None:
+#: where each key's value was set, as :func:`_apply` fills it: dotted key -> file or override
+Origins = dict[str, str]
+
+
+def _apply(
+    obj: Any, data: dict[str, Any], source: str, prefix: str = "", origins: Origins | None = None
+) -> None:
     if not isinstance(data, dict):
         raise ConfigError(f"{prefix.rstrip('.') or 'top level'} in {source}: expected a mapping")
     ftypes = _field_types(type(obj))
@@ -132,18 +140,20 @@ def _apply(obj: Any, data: dict[str, Any], source: str, prefix: str = "") -> Non
         if dataclasses.is_dataclass(tp):
             if not isinstance(value, dict):
                 raise ConfigError(f"{key} in {source}: expected a mapping of {name}.* keys")
-            _apply(getattr(obj, name), value, source, prefix=f"{key}.")
+            _apply(getattr(obj, name), value, source, f"{key}.", origins)
         else:
             setattr(obj, name, _coerce(value, tp, key, source))
+            if origins is not None:
+                origins[key] = source
 
 
-def set_key(cfg: Config, key: str, value: Any, source: str) -> None:
+def set_key(cfg: Config, key: str, value: Any, source: str, origins: Origins | None = None) -> None:
     """Set one dotted key, e.g. ``train.epochs``, with type checking."""
     parts = key.split(".")
     nested: dict[str, Any] = {parts[-1]: value}
     for p in reversed(parts[:-1]):
         nested = {p: nested}
-    _apply(cfg, nested, source)
+    _apply(cfg, nested, source, origins=origins)
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
@@ -186,9 +196,16 @@ def parse_overrides(items: list[str]) -> list[tuple[str, Any]]:
     return out
 
 
-def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> Config:
-    """Build a Config from defaults, an optional YAML file (and its base), then overrides."""
+def load_config(
+    path: str | Path | None = None, overrides: list[str] | None = None, *, check: bool = True
+) -> Config:
+    """Build a Config from defaults, an optional YAML file (and its base), then
+    overrides; then check every value (:func:`~dgreid.config.checks.check_config`) unless
+    ``check`` is false."""
+    from dgreid.config.checks import check_config
+
     cfg = Config()
+    origins: Origins = {}
     if path is not None:
         path = Path(path)
         data = _read_yaml(path)
@@ -203,10 +220,12 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
                     f"{base_path}: a base config may not have a base of its own "
                     f"(at most one level of inheritance)"
                 )
-            _apply(cfg, base_data, str(base_path))
-        _apply(cfg, data, str(path))
+            _apply(cfg, base_data, str(base_path), origins=origins)
+        _apply(cfg, data, str(path), origins=origins)
     for key, value in parse_overrides(overrides or []):
-        set_key(cfg, key, value, "command-line override")
+        set_key(cfg, key, value, "command-line override", origins)
+    if check:
+        check_config(cfg, origins)
     return cfg
 
 
