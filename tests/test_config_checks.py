@@ -131,3 +131,20 @@ def test_train_refuses_before_writing_or_reading_anything(
         assert main(["train", str(config), bad]) == 2
         assert bad.split("=")[0] in capsys.readouterr().err
         assert not out.exists()
+
+
+# ---- numbers written as YAML 1.1 leaves them (a string) ----
+
+
+def test_an_exponent_reads_as_a_float_in_an_override_and_in_a_file(tmp_path: Path) -> None:
+    assert load_config(None, ["train.lr=1e-3"]).train.lr == pytest.approx(0.001)
+    assert load_config(None, ["train.weight_decay=5E-4"]).train.weight_decay == pytest.approx(5e-4)
+    path = tmp_path / "c.yaml"
+    path.write_text("train:\n  lr: 1e-3\n  momentum: .9\n")
+    cfg = load_config(path)
+    assert isinstance(cfg.train.lr, float) and cfg.train.lr == pytest.approx(0.001)
+    assert cfg.train.momentum == pytest.approx(0.9)
+    with pytest.raises(ConfigError, match="train.lr in command-line override: expected float"):
+        load_config(None, ["train.lr=1e-3x"])
+    with pytest.raises(ConfigError, match="train.epochs .*expected int"):
+        load_config(None, ["train.epochs=1e3"])  # only float fields read an exponent

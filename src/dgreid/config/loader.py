@@ -2,7 +2,7 @@
 
 Rules: a file may name one ``base:`` file (relative to itself) whose values it overrides; the base
 may not have a base of its own. Every key must exist in the
-schema and every value must have the field's type; an error
+schema and every value must have the field's type (a float may be written ``1e-3``); an error
 names the key, where it came from, and the closest valid key. Then every value is checked
 against what its key allows (:mod:`dgreid.config.checks`).
 """
@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import logging
+import re
 import types
 import typing
 from pathlib import Path
@@ -100,6 +101,9 @@ def _coerce(value: Any, tp: Any, key: str, source: str) -> Any:
     elif tp is float:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return float(value)
+        number = _float_text(value)
+        if number is not None:
+            return number
     elif tp is int:
         if isinstance(value, int) and not isinstance(value, bool):
             return value
@@ -116,6 +120,16 @@ def _coerce(value: Any, tp: Any, key: str, source: str) -> Any:
     name = getattr(tp, "__name__", str(tp))
     raise ConfigError(f"{key} in {source}: expected {name}, got {type(value).__name__} {value!r}")
 
+
+def _float_text(value: Any) -> float | None:
+    """``value`` as a float when it is a string YAML 1.1 left unread, such as ``1e-3`` (YAML 1.1
+    reads an exponent only after a dot); None for any other value."""
+    if not isinstance(value, str) or not _FLOAT_TEXT.fullmatch(value.strip()):
+        return None
+    return float(value)
+
+
+_FLOAT_TEXT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
 
 #: where each key's value was set, as :func:`_apply` fills it: dotted key -> file or override
 Origins = dict[str, str]
