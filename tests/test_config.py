@@ -33,14 +33,6 @@ def test_base_inheritance_one_level(tmp_path: Path) -> None:
     assert cfg.train.epochs == 7 and cfg.train.lr == 0.5
 
 
-def test_base_of_base_refused(tmp_path: Path) -> None:
-    write(tmp_path / "a.yaml", "train:\n  epochs: 1\n")
-    write(tmp_path / "b.yaml", "base: a.yaml\n")
-    c = write(tmp_path / "c.yaml", "base: b.yaml\n")
-    with pytest.raises(ConfigError, match="at most one level"):
-        load_config(c)
-
-
 def test_typo_names_key_file_and_suggestion(tmp_path: Path) -> None:
     f = write(tmp_path / "cfg.yaml", "train:\n  epcohs: 5\n")
     with pytest.raises(ConfigError) as e:

@@ -148,3 +148,38 @@ def test_an_exponent_reads_as_a_float_in_an_override_and_in_a_file(tmp_path: Pat
         load_config(None, ["train.lr=1e-3x"])
     with pytest.raises(ConfigError, match="train.epochs .*expected int"):
         load_config(None, ["train.epochs=1e3"])  # only float fields read an exponent
+
+
+# ---- base: chains ----
+
+
+def test_a_base_may_have_a_base_of_its_own(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text("train:\n  epochs: 3\n  lr: 0.5\n  gamma: 0.2\n")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "b.yaml").write_text("base: ../a.yaml\ntrain:\n  lr: 0.25\n")
+    c = tmp_path / "c.yaml"
+    c.write_text("base: sub/b.yaml\ntrain:\n  epochs: 7\n")
+    cfg = load_config(c)
+    assert (cfg.train.epochs, cfg.train.lr, cfg.train.gamma) == (7, 0.25, 0.2)
+
+
+def test_a_shipped_method_config_is_a_base(tmp_path: Path) -> None:
+    shipped = Path(__file__).resolve().parents[1] / "configs" / "cpu-real" / "baseline.yaml"
+    mine = tmp_path / "mine.yaml"
+    mine.write_text(f"base: {shipped}\ntrain:\n  lr: 1e-3\n")
+    cfg, original = load_config(mine), load_config(shipped)
+    assert cfg.train.lr == pytest.approx(0.001) and cfg.method.name == original.method.name
+    assert cfg.model == original.model and cfg.data == original.data
+
+
+def test_a_cycle_of_bases_is_named(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text("base: b.yaml\n")
+    (tmp_path / "b.yaml").write_text("base: a.yaml\n")
+    with pytest.raises(ConfigError, match=r"cycle: .*a.yaml -> .*b.yaml -> .*a.yaml"):
+        load_config(tmp_path / "a.yaml")
+    (tmp_path / "self.yaml").write_text("base: self.yaml\n")
+    with pytest.raises(ConfigError, match="cycle"):
+        load_config(tmp_path / "self.yaml")
+    (tmp_path / "lost.yaml").write_text("base: gone.yaml\n")
+    with pytest.raises(ConfigError, match="config file not found: .*gone.yaml"):
+        load_config(tmp_path / "lost.yaml")

@@ -1,7 +1,7 @@
 """Turn YAML files and ``key=value`` overrides into a :class:`~dgreid.config.schema.Config`.
 
-Rules: a file may name one ``base:`` file (relative to itself) whose values it overrides; the base
-may not have a base of its own. Every key must exist in the
+Rules: a file may name one ``base:`` file (relative to itself) whose values it overrides; that
+base may have a base of its own, and so on (a cycle is an error). Every key must exist in the
 schema and every value must have the field's type (a float may be written ``1e-3``); an error
 names the key, where it came from, and the closest valid key. Then every value is checked
 against what its key allows (:mod:`dgreid.config.checks`).
@@ -210,10 +210,32 @@ def parse_overrides(items: list[str]) -> list[tuple[str, Any]]:
     return out
 
 
+def _file_chain(path: Path) -> list[tuple[Path, dict[str, Any]]]:
+    """``path`` and the files its ``base:`` names, and theirs, farthest base first. A ``base:``
+    is relative to the file that names it; a file met twice is a cycle, refused."""
+    chain: list[tuple[Path, dict[str, Any]]] = []
+    seen: list[Path] = []
+    current = path
+    while True:
+        resolved = current.resolve()
+        if resolved in seen:
+            cycle = " -> ".join(str(p) for p in [*seen, resolved])
+            raise ConfigError(f"base: the config files name each other in a cycle: {cycle}")
+        seen.append(resolved)
+        data = _read_yaml(current)
+        base = data.pop("base", None)
+        chain.append((current, data))
+        if base is None:
+            return chain[::-1]
+        if not isinstance(base, str) or not base.strip():
+            raise ConfigError(f"base in {current}: expected a file name, got {base!r}")
+        current = current.parent / base
+
+
 def load_config(
     path: str | Path | None = None, overrides: list[str] | None = None, *, check: bool = True
 ) -> Config:
-    """Build a Config from defaults, an optional YAML file (and its base), then
+    """Build a Config from defaults, an optional YAML file (and its chain of bases), then
     overrides; then check every value (:func:`~dgreid.config.checks.check_config`) unless
     ``check`` is false."""
     from dgreid.config.checks import check_config
@@ -221,21 +243,8 @@ def load_config(
     cfg = Config()
     origins: Origins = {}
     if path is not None:
-        path = Path(path)
-        data = _read_yaml(path)
-        base = data.pop("base", None)
-        if base is not None:
-            if not isinstance(base, str):
-                raise ConfigError(f"base in {path}: expected a file name, got {base!r}")
-            base_path = (path.parent / base).resolve()
-            base_data = _read_yaml(base_path)
-            if "base" in base_data:
-                raise ConfigError(
-                    f"{base_path}: a base config may not have a base of its own "
-                    f"(at most one level of inheritance)"
-                )
-            _apply(cfg, base_data, str(base_path), origins=origins)
-        _apply(cfg, data, str(path), origins=origins)
+        for file, data in _file_chain(Path(path)):
+            _apply(cfg, data, str(file), origins=origins)
     for key, value in parse_overrides(overrides or []):
         set_key(cfg, key, value, "command-line override", origins)
     if check:
