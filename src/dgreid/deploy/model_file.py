@@ -202,6 +202,11 @@ def _default_builder(cfg: Config, num_classes: int, num_domains: int) -> nn.Modu
     )
 
 
+def without_initial_weights(cfg: Config) -> Config:
+    """``cfg`` with ``model.pretrained=none``: the network to be filled from a file of weights."""
+    return dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, pretrained="none"))
+
+
 def load_state_checked(module: nn.Module, state: dict[str, Any], source: str) -> None:
     """Load ``state`` into ``module``; extractor keys may be absent, anything else must fit.
 
@@ -216,7 +221,10 @@ def load_model_file(
     """Rebuild the method of a model file and load its weights (eval mode, on ``device``).
 
     ``build`` rebuilds the network from ``(cfg, num_classes, num_domains)``; by default it is
-    ``method_from_config(cfg, num_classes, num_domains, extractors=None)``.
+    ``method_from_config(cfg, num_classes, num_domains, extractors=None)``. The network is
+    rebuilt without initial weights (``model.pretrained`` as ``none``): every weight is in the
+    file, so loading needs no ImageNet or other weight file. The returned config is the stored
+    one, unchanged.
     """
     data = read_model_file(path)
     meta = ModelMeta.from_dict(data["meta"], str(path))
@@ -225,7 +233,9 @@ def load_model_file(
     except ConfigError as e:
         raise CheckpointError(f"{path}: stored config does not fit this dgreid: {e}") from e
     try:
-        module = (build or _default_builder)(cfg, meta.num_classes, meta.num_domains)
+        module = (build or _default_builder)(
+            without_initial_weights(cfg), meta.num_classes, meta.num_domains
+        )
     except CheckpointError:
         raise
     except (KeyError, ValueError, ImportError, DgreidError) as e:
