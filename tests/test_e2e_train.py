@@ -15,8 +15,8 @@ import torch
 
 from conftest import CONFIGS, TINY_OVERRIDES, tiny_config
 from dgreid.cli.main import main
+from dgreid.config import ConfigError
 from dgreid.engine.metrics_log import read_metrics
-from dgreid.errors import TrainingError
 from dgreid.experiments.train_run import run_training
 
 BASELINE = str(CONFIGS / "synthetic" / "baseline.yaml")
@@ -68,6 +68,19 @@ def test_eval_reproduces_results(
     assert "DG evaluation on unseen targets (episodic)" in capsys.readouterr().out
 
 
+def test_eval_on_a_source_labels_it_seen(
+    episodic_run: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``dgreid eval --targets`` with one of the model's sources scores it, labelled as a
+    source domain, never as an unseen target."""
+    argv = ["eval", str(episodic_run), "--device", "cpu", "--targets", "synth-viper", "synth-duke"]
+    assert main(argv) == 0
+    out, err = capsys.readouterr()
+    assert "unseen targets" not in out
+    assert "Evaluation (episodic; synth-duke: source domain, not unseen)" in out
+    assert "synth-duke: source domain(s) of this model" in err
+
+
 def test_cli_train_then_resume_finished_run(
     tiny_benchmark: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -98,13 +111,13 @@ def test_cli_train_then_resume_finished_run(
 def test_episodic_needs_three_sources(
     tiny_benchmark: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Two sources: a clear error before any stage-1 extractor is trained."""
+    """Two sources: a config error (exit 2) before anything is written."""
     out = tmp_path / "run"
     two = "data.sources=[synth-market, synth-duke]"
-    assert main(["train", EPISODIC, *_cli_overrides(tiny_benchmark, out, two)]) == 1
+    assert main(["train", EPISODIC, *_cli_overrides(tiny_benchmark, out, two)]) == 2
     err = capsys.readouterr().err
     assert "at least 3 source domains" in err and "synth-market, synth-duke" in err
-    assert not list(out.rglob("extractor.pt")) and not (out / "model.pt").exists()
+    assert not out.exists()
 
 
 @pytest.mark.parametrize(
@@ -209,6 +222,6 @@ def test_f_start_shared_starts_f_from_the_stage0_network(
 
 def test_f_start_typo_is_refused_before_stage1(tiny_benchmark: Path, tmp_path: Path) -> None:
     out = tmp_path / "run"
-    with pytest.raises(TrainingError, match="method.f_start='shraed'; expected one of own, shared"):
+    with pytest.raises(ConfigError, match="method.f_start='shraed'.*expected one of own, shared"):
         run_training(tiny_config("episodic", tiny_benchmark, out, "method.f_start=shraed"))
-    assert not list(out.rglob("extractor.pt"))
+    assert not out.exists()

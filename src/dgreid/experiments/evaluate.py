@@ -129,8 +129,22 @@ def evaluate_targets(
     if out_dir is not None:
         paths = write_protocol_outputs(out_dir, result)
         log.info("results written to %s", paths["results"])
-    print(f"\nDG evaluation on unseen targets ({cfg.method.name}):\n{format_table(result)}")
+    print(f"\n{evaluation_title(cfg, list(result.targets))}:\n{format_table(result)}")
     return result
+
+
+def evaluation_title(cfg: Config, targets: list[str]) -> str:
+    """The heading of a target table: "unseen targets" only when no target is one of the
+    model's sources (``dgreid eval --targets`` may name one: scored, but labelled seen)."""
+    seen = [t for t in targets if t in cfg.data.sources]
+    if not seen:
+        return f"DG evaluation on unseen targets ({cfg.method.name})"
+    log.warning(
+        "%s: source domain(s) of this model, seen in training; their scores are not DG scores",
+        ", ".join(seen),
+    )
+    kind = "source domain" if len(seen) == 1 else "source domains"
+    return f"Evaluation ({cfg.method.name}; {', '.join(seen)}: {kind}, not unseen)"
 
 
 def evaluate_sources(
