@@ -18,8 +18,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("model", help="run folder, model.pt, or .onnx from 'dgreid export'")
     p.add_argument("--query", required=True, help="query image folder or .npz feature file")
     p.add_argument("--gallery", required=True, help="gallery image folder or .npz feature file")
-    p.add_argument("--topk", type=int, default=20)
-    p.add_argument("--metric", choices=["euclidean", "cosine"], default="euclidean")
+    p.add_argument("--topk", type=int, default=20, help="gallery images per query (default 20)")
+    p.add_argument(
+        "--metric",
+        choices=["euclidean", "cosine"],
+        help="distance (default: the one the model was evaluated with, eval.metric; euclidean "
+        "for a model file that does not record it)",
+    )
     p.add_argument(
         "--index",
         choices=["exact", "faiss", "faiss-ivf"],
@@ -47,6 +52,14 @@ def run(args: argparse.Namespace) -> int:
     if args.topk < 1:
         raise SearchError(f"--topk must be >= 1, got {args.topk}")
     model = load(args.model, device=args.device)
+    if args.metric is None:
+        args.metric = model.metric
+        if not model.meta.metric:
+            print(
+                f"note: {args.model} does not record the metric it was evaluated with (written "
+                f"by an older dgreid); ranking with {model.metric} (--metric to choose)",
+                file=sys.stderr,
+            )
 
     def features(source: str, role: str) -> FolderFeatures:
         if Path(source).suffix == ".npz":

@@ -18,6 +18,9 @@ from dgreid.errors import CheckpointError, DgreidError
 #: One image as ``embed`` accepts it.
 ImageInput = str | Path | Image.Image
 
+#: The ranking distance of a model whose file records none (written before it was recorded).
+DEFAULT_METRIC = "euclidean"
+
 #: ONNX metadata_props key holding the full :class:`ModelMeta` as JSON.
 ONNX_META_KEY = "dgreid.meta"
 
@@ -128,6 +131,12 @@ class ReIDModel:
     def sources(self) -> list[str]:
         """The source datasets the model was trained on."""
         return list(self.meta.sources)
+
+    @property
+    def metric(self) -> str:
+        """The distance the model was evaluated with (its run's ``eval.metric``), the one to rank
+        with; :data:`DEFAULT_METRIC` for a model file written before it was recorded."""
+        return self.meta.metric or DEFAULT_METRIC
 
     @property
     def device(self) -> torch.device:

@@ -5,7 +5,7 @@ A model file is a dict of plain data and tensors only, so it loads with
 
     {"format": "dgreid-model", "version": 1,
      "meta": {method, backbone, input_size [h, w], feat_dim, sources, num_classes, num_domains,
-              mean, std, dgreid_version, created},
+              mean, std, dgreid_version, created, metric},
      "config": <the run's config as a dict>,
      "state_dict": {name: tensor}}
 
@@ -55,6 +55,9 @@ class ModelMeta:
     std: tuple[float, float, float]
     dgreid_version: str
     created: str
+    #: the distance the run was evaluated with (``eval.metric``); "" in files written before
+    #: it was recorded
+    metric: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
@@ -67,7 +70,7 @@ class ModelMeta:
         """Parse stored metadata; a missing or mistyped field raises :class:`CheckpointError`."""
         if not isinstance(data, dict):
             raise CheckpointError(f"{source}: 'meta' is not a mapping")
-        names = [f.name for f in dataclasses.fields(cls)]
+        names = [f.name for f in dataclasses.fields(cls) if f.default is dataclasses.MISSING]
         missing = [n for n in names if n not in data]
         if missing:
             raise CheckpointError(f"{source}: metadata lacks {', '.join(missing)}")
@@ -85,6 +88,7 @@ class ModelMeta:
                 std=tuple(float(v) for v in data["std"]),  # type: ignore[arg-type]
                 dgreid_version=str(data["dgreid_version"]),
                 created=str(data["created"]),
+                metric=str(data.get("metric", "")),
             )
         except (TypeError, ValueError) as e:
             raise CheckpointError(f"{source}: malformed metadata ({e})") from e
@@ -116,6 +120,7 @@ def make_meta(cfg: Config, method: nn.Module, num_classes: int, num_domains: int
         std=STD,
         dgreid_version=__version__,
         created=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        metric=cfg.eval.metric,
     )
 
 
