@@ -68,6 +68,35 @@ def test_eval_reproduces_results(
     assert "DG evaluation on unseen targets (episodic)" in capsys.readouterr().out
 
 
+def test_eval_on_a_target_the_saved_splits_lack(
+    episodic_run: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A model whose config names a splits file (as demo and compare runs do) is evaluated on
+    a target that file lacks: that target gets seeded splits; ``--splits ''`` ignores the file."""
+    from dgreid.deploy.model_file import read_model_file
+    from dgreid.utils.io import atomic_torch_save
+
+    saved = json.loads((episodic_run / "splits.json").read_text())
+    saved["targets"] = {"synth-grid": saved["targets"]["synth-grid"]}
+    partial = tmp_path / "partial.json"
+    partial.write_text(json.dumps(saved))
+    model = read_model_file(episodic_run / "model.pt")
+    model["config"]["eval"]["splits_file"] = str(partial)
+    atomic_torch_save(tmp_path / "model.pt", model)
+    caplog.set_level(logging.INFO, logger="dgreid")
+    expected = _rank1(episodic_run / "results.json")
+    for name, extra in (("file", []), ("none", ["--splits", ""])):
+        out = tmp_path / name
+        argv = ["eval", str(tmp_path / "model.pt"), "--out", str(out), "--device", "cpu"]
+        assert main([*argv, "--targets", "synth-grid", "synth-viper", *extra]) == 0
+        got = _rank1(out / "results.json")
+        for target in ("synth-grid", "synth-viper"):  # the run's splits were drawn the same way
+            assert got[target] == pytest.approx(expected[target], abs=1e-6), (name, target)
+    logs = [r.getMessage() for r in caplog.records]
+    assert sum("not in " in m and "synth-viper" in m for m in logs) == 1
+    assert sum(m.startswith("evaluating on the saved splits") for m in logs) == 1
+
+
 def test_eval_on_a_source_labels_it_seen(
     episodic_run: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
