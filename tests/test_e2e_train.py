@@ -137,6 +137,28 @@ def test_cli_train_then_resume_finished_run(
     assert "already holds a run" in err and "--resume" in err and "--overwrite" in err
 
 
+def test_a_copied_run_folder_resumes_at_its_new_place(
+    tiny_benchmark: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The saved config and checkpoint name the old output_dir: the new place wins."""
+    import shutil
+
+    first = tmp_path / "run"
+    assert main(["train", BASELINE, *_cli_overrides(tiny_benchmark, first), "--no-eval"]) == 0
+    copy = tmp_path / "copy"
+    shutil.copytree(first, copy)
+    state = (copy / "checkpoints" / "last.pt").read_bytes()
+    args = ["train", BASELINE, *_cli_overrides(tiny_benchmark, copy), "--no-eval", "--resume"]
+    assert main(args) == 0, capsys.readouterr().err
+    assert (copy / "checkpoints" / "last.pt").read_bytes() == state  # nothing more to train
+    assert f"output_dir: {copy}" in (copy / "config.yaml").read_text()
+    assert f"run folder: {copy}" in capsys.readouterr().out
+    # another key still refuses, and the advice keeps the run
+    assert main([*args, "train.lr=0.5"]) == 1
+    err = capsys.readouterr().err
+    assert "train.lr" in err and "output_dir" not in err
+
+
 def test_episodic_needs_three_sources(
     tiny_benchmark: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
