@@ -77,3 +77,11 @@ def test_renamed_key_is_translated_in_a_saved_config_and_named_elsewhere(tmp_pat
     path = write(tmp_path / "c.yaml", "method:\n  concat_test: true\n")
     with pytest.raises(ConfigError, match=r"c.yaml.*true -> concat, false -> encoder"):
         load_config(path)
+
+
+def test_a_mistyped_section_suggests_the_section(tmp_path: Path) -> None:
+    path = write(tmp_path / "c.yaml", "trian:\n  lr: 0.1\n")
+    with pytest.raises(ConfigError, match=r"unknown key trian in .*did you mean train\? \(the s"):
+        load_config(path)
+    with pytest.raises(ConfigError, match="unknown key outptu_dir .*did you mean output_dir?"):
+        load_config(None, ["outptu_dir=x"])

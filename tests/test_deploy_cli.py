@@ -198,3 +198,23 @@ def test_search_ranks_with_the_metric_the_model_was_evaluated_with(
     assert main(_search(tmp_path, tmp_path / "old.pt")) == 0
     out, err = capsys.readouterr()
     assert "(euclidean, exact search)" in out and err.count("does not record the metric") == 1
+
+
+@pytest.mark.parametrize(
+    "command, flags",
+    [
+        ("search", ["--topk", "--metric", "--batch-size"]),
+        ("extract", ["--batch-size"]),
+        ("export", ["--opset"]),
+        ("synth", ["--seed"]),
+    ],
+)
+def test_help_says_each_default(
+    command: str, flags: list[str], capsys: pytest.CaptureFixture
+) -> None:
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for flag in flags:
+        after = text.split(flag, 2)[-1][:200]  # the flag's own help, after the usage line
+        assert "default" in after, (command, flag)

@@ -38,7 +38,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", default="ranked.csv", help="ranked lists: .csv or .json")
     p.add_argument("--html", help="also write browsable pages (index .html path or a folder)")
     p.add_argument("--page-size", type=int, default=50, help="queries per HTML page")
-    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--batch-size", type=int, default=64, help="images per batch (default 64)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     p.add_argument("--workers", type=int, default=2, help="image-decoding processes")
     p.set_defaults(func=run)

@@ -60,7 +60,16 @@ def _unknown(key: str, source: str) -> ConfigError:
         new, values = RENAMED_KEYS[key]
         spelled = ", ".join(f"{yaml.safe_dump(old).split()[0]} -> {v}" for old, v in values.items())
         return ConfigError(f"key {key} in {source} was renamed: use {new} ({spelled})")
-    close = difflib.get_close_matches(key, _all_keys(Config), n=1, cutoff=0.5)
+    if "." not in key:  # a section or output_dir: the closest of those
+        sections = [f.name for f in dataclasses.fields(Config)]
+        close = difflib.get_close_matches(key, sections, n=1, cutoff=0.5)
+        if close and close[0] != "output_dir":
+            return ConfigError(
+                f"unknown key {key} in {source}; did you mean {close[0]}? "
+                f"(the section of the {close[0]}.* keys)"
+            )
+    else:
+        close = difflib.get_close_matches(key, _all_keys(Config), n=1, cutoff=0.5)
     hint = f"; did you mean {close[0]}?" if close else ""
     return ConfigError(f"unknown key {key} in {source}{hint}")
 
