@@ -209,6 +209,19 @@ def test_search_ranks_with_the_metric_the_model_was_evaluated_with(
         ("synth", ["--seed"]),
     ],
 )
+def test_faiss_index_of_an_image_folder_is_kept_beside_the_results(
+    setup: tuple[Path, Path, Path], capsys: pytest.CaptureFixture
+) -> None:
+    tmp, run, gallery = setup
+    before = sorted(gallery.rglob("*"))
+    out = tmp / "results" / "ranked.csv"
+    argv = ["search", str(run), "--query", str(tmp / "query"), "--gallery", str(gallery),
+            "--index", "faiss", "--workers", "0", "--out", str(out)]  # fmt: skip
+    assert main(argv) == 0
+    assert sorted(gallery.rglob("*")) == before and not list(tmp.glob("*.faiss"))
+    assert (out.parent / "gallery.flat-euclidean.faiss").is_file()
+
+
 def test_help_says_each_default(
     command: str, flags: list[str], capsys: pytest.CaptureFixture
 ) -> None:

@@ -32,7 +32,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="exact: torch brute force; faiss: exact faiss index (saved, reused); "
         "faiss-ivf: approximate IVF index for large galleries",
     )
-    p.add_argument("--index-path", help="where the faiss index is saved (default: beside G)")
+    p.add_argument(
+        "--index-path",
+        help="where the faiss index is saved (default: beside --out, named after G)",
+    )
     p.add_argument("--nlist", type=int, default=0, help="IVF cells (0 = about sqrt(gallery))")
     p.add_argument("--nprobe", type=int, default=32, help="IVF cells visited per query")
     p.add_argument("--out", default="ranked.csv", help="ranked lists: .csv or .json")
@@ -86,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
 
         kind = "ivf" if args.index == "faiss-ivf" else "flat"
         spec = IndexSpec(kind=kind, metric=args.metric, nlist=args.nlist, nprobe=args.nprobe)
-        path = args.index_path or default_index_path(args.gallery, spec)
+        path = args.index_path or default_index_path(args.gallery, spec, Path(args.out).parent)
         ranking, reused = faiss_search(
             query.features,
             gallery.features,
