@@ -200,15 +200,6 @@ def test_search_ranks_with_the_metric_the_model_was_evaluated_with(
     assert "(euclidean, exact search)" in out and err.count("does not record the metric") == 1
 
 
-@pytest.mark.parametrize(
-    "command, flags",
-    [
-        ("search", ["--topk", "--metric", "--batch-size"]),
-        ("extract", ["--batch-size"]),
-        ("export", ["--opset"]),
-        ("synth", ["--seed"]),
-    ],
-)
 def test_faiss_index_of_an_image_folder_is_kept_beside_the_results(
     setup: tuple[Path, Path, Path], capsys: pytest.CaptureFixture
 ) -> None:
@@ -222,6 +213,15 @@ def test_faiss_index_of_an_image_folder_is_kept_beside_the_results(
     assert (out.parent / "gallery.flat-euclidean.faiss").is_file()
 
 
+@pytest.mark.parametrize(
+    "command, flags",
+    [
+        ("search", ["--topk", "--metric", "--batch-size"]),
+        ("extract", ["--batch-size"]),
+        ("export", ["--opset"]),
+        ("synth", ["--seed"]),
+    ],
+)
 def test_help_says_each_default(
     command: str, flags: list[str], capsys: pytest.CaptureFixture
 ) -> None:
