@@ -61,6 +61,11 @@ def test_config_refuses_a_bad_value_naming_key_value_and_what_is_allowed(
     assert allowed in err and "command-line override" in err
 
 
+def test_an_infinite_number_is_refused() -> None:
+    with pytest.raises(ConfigError, match=r"train.weight_decay=inf .*a number >= 0"):
+        load_config(None, ["train.weight_decay=1e999"])
+
+
 def test_a_typo_in_a_name_gets_the_closest_name(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["config", "method.name=episodc"]) == 2
     assert "did you mean 'episodic' for 'episodc'?" in capsys.readouterr().err

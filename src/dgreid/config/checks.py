@@ -31,11 +31,11 @@ class Rule:
 
 
 def at_least(low: float) -> Rule:
-    return Rule(lambda v: v >= low, f"a number >= {low:g}")
+    return Rule(lambda v: math.isfinite(v) and v >= low, f"a number >= {low:g}")
 
 
 def above(low: float) -> Rule:
-    return Rule(lambda v: v > low and math.isfinite(v), f"a number > {low:g}")
+    return Rule(lambda v: math.isfinite(v) and v > low, f"a number > {low:g}")
 
 
 def within(low: float, high: float, *, high_open: bool = False) -> Rule:
