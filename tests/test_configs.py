@@ -90,7 +90,9 @@ def test_compare_rows_name_the_method_configs(path: Path) -> None:
 def _spec_world(tmp_path: Path, methods: str, config: str = "config: base.yaml\n") -> Path:
     (tmp_path / "base.yaml").write_text("data: {sources: [synth-market], targets: [synth-grid]}\n")
     (tmp_path / "dann.yaml").write_text("base: base.yaml\nmethod: {name: dann}\ntrain: {lr: 0.2}\n")
-    (tmp_path / "other.yaml").write_text("data: {sources: [synth-duke], targets: [synth-grid]}\n")
+    (tmp_path / "other.yaml").write_text(
+        "method: {name: baseline}\ndata: {sources: [synth-duke], targets: [synth-grid]}\n"
+    )
     spec = tmp_path / "compare.yaml"
     spec.write_text(f"{config}output_dir: {tmp_path / 'out'}\nmethods:\n{methods}")
     return spec

@@ -165,3 +165,12 @@ def test_published_statistics(tmp_path: Path) -> None:
         "ilids": (119, 476, 0, 1),
         "cuhk02": (1816, 7264, 0, 10),
     }
+
+
+def test_cli_root_that_does_not_exist(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    assert main(["data", "check", "--root", str(tmp_path / "nowhere")]) == 1
+    err = capsys.readouterr().err
+    assert f"--root {tmp_path / 'nowhere'} does not exist" in err
+    (tmp_path / "file").write_text("x")
+    assert main(["data", "check", "--root", str(tmp_path / "file")]) == 1
+    assert "is not a folder" in capsys.readouterr().err

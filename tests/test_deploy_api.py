@@ -43,3 +43,20 @@ def test_model_file_path_and_errors(tmp_path: Path) -> None:
         model.embed(torch.zeros(2, 3, H + 1, W))
     with pytest.raises(CheckpointError, match="no model.pt"):
         dgreid.load(tmp_path, device="cpu")
+
+
+def test_embed_takes_numpy_rgb_images(tmp_path: Path) -> None:
+    import numpy as np
+
+    run = make_run(tmp_path / "run")
+    paths = write_images(tmp_path / "imgs", 3)
+    model = dgreid.load(run, device="cpu")
+    arrays = [np.asarray(Image.open(p).convert("RGB")) for p in paths]
+    from_paths = model.embed([str(p) for p in paths])
+    assert torch.allclose(model.embed(arrays), from_paths, atol=1e-5)
+    assert torch.allclose(model.embed(arrays[1])[0], from_paths[1], atol=1e-5)
+    bgr = arrays[0][..., ::-1]  # an OpenCV frame: reversed back to RGB by the caller
+    assert torch.allclose(model.embed(bgr[..., ::-1])[0], from_paths[0], atol=1e-5)
+    assert not torch.allclose(model.embed(bgr)[0], from_paths[0], atol=1e-4)
+    with pytest.raises(InputError, match=r"shape \(H, W, 3\) and dtype uint8 in RGB"):
+        model.embed(arrays[0].astype(np.float32))

@@ -168,3 +168,66 @@ def test_faiss_missing_is_a_clear_error(
         ]
     )
     assert rc == 1 and "pip install 'dgreid[faiss]'" in capsys.readouterr().err
+
+
+def _search(tmp: Path, run: Path, *extra: str) -> list[str]:
+    return ["search", str(run), "--query", str(tmp / "query"), "--gallery", str(tmp / "gallery"),
+            "--topk", "3", "--workers", "0", "--out", str(tmp / "r.csv"), *extra]  # fmt: skip
+
+
+def test_search_ranks_with_the_metric_the_model_was_evaluated_with(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    from dgreid.deploy.model_file import read_model_file
+    from dgreid.utils.io import atomic_torch_save
+
+    write_images(tmp_path / "query", 2, seed=1)
+    write_images(tmp_path / "gallery", 4, seed=2)
+    cosine = make_run(tmp_path / "cosine", overrides=["eval.metric=cosine"])
+    assert dgreid.load(cosine, "cpu").meta.metric == "cosine"
+    assert main(_search(tmp_path, cosine)) == 0
+    out, err = capsys.readouterr()
+    assert "(cosine, exact search)" in out and "does not record" not in err
+    assert main(_search(tmp_path, cosine, "--metric", "euclidean")) == 0
+    assert "(euclidean, exact search)" in capsys.readouterr().out
+    # a model file written before the metric was recorded: euclidean, said once
+    old = read_model_file(cosine / "model.pt")
+    del old["meta"]["metric"]
+    atomic_torch_save(tmp_path / "old.pt", old)
+    assert dgreid.load(tmp_path / "old.pt", "cpu").metric == "euclidean"
+    assert main(_search(tmp_path, tmp_path / "old.pt")) == 0
+    out, err = capsys.readouterr()
+    assert "(euclidean, exact search)" in out and err.count("does not record the metric") == 1
+
+
+def test_faiss_index_of_an_image_folder_is_kept_beside_the_results(
+    setup: tuple[Path, Path, Path], capsys: pytest.CaptureFixture
+) -> None:
+    tmp, run, gallery = setup
+    before = sorted(gallery.rglob("*"))
+    out = tmp / "results" / "ranked.csv"
+    argv = ["search", str(run), "--query", str(tmp / "query"), "--gallery", str(gallery),
+            "--index", "faiss", "--workers", "0", "--out", str(out)]  # fmt: skip
+    assert main(argv) == 0
+    assert sorted(gallery.rglob("*")) == before and not list(tmp.glob("*.faiss"))
+    assert (out.parent / "gallery.flat-euclidean.faiss").is_file()
+
+
+@pytest.mark.parametrize(
+    "command, flags",
+    [
+        ("search", ["--topk", "--metric", "--batch-size"]),
+        ("extract", ["--batch-size"]),
+        ("export", ["--opset"]),
+        ("synth", ["--seed"]),
+    ],
+)
+def test_help_says_each_default(
+    command: str, flags: list[str], capsys: pytest.CaptureFixture
+) -> None:
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for flag in flags:
+        after = text.split(flag, 2)[-1][:200]  # the flag's own help, after the usage line
+        assert "default" in after, (command, flag)

@@ -17,7 +17,7 @@ from dgreid.methods.base import Method
 H, W = 32, 16
 
 
-def tiny_config() -> Config:
+def tiny_config(overrides: list[str] | None = None) -> Config:
     return load_config(
         None,
         [
@@ -28,6 +28,7 @@ def tiny_config() -> Config:
             f"data.height={H}",
             f"data.width={W}",
             "data.sources=[synth-market, synth-duke]",
+            *(overrides or []),
         ],
     )
 
@@ -43,9 +44,9 @@ def tiny_method(cfg: Config, seed: int = 0) -> Method:
     return method.eval()
 
 
-def make_run(folder: Path, seed: int = 0) -> Path:
+def make_run(folder: Path, seed: int = 0, overrides: list[str] | None = None) -> Path:
     """A run folder holding ``model.pt`` and ``config.yaml`` of a tiny baseline."""
-    cfg = tiny_config()
+    cfg = tiny_config(overrides)
     method = tiny_method(cfg, seed)
     folder.mkdir(parents=True, exist_ok=True)
     save_model_file(folder / "model.pt", method, cfg, make_meta(cfg, method, 5, 2))

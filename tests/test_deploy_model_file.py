@@ -122,3 +122,27 @@ def test_wrong_architecture_lists_keys(tmp_path: Path) -> None:
     assert "missing keys: neck.weight, neck.bias" in msg
     assert "unexpected keys: backbone." in msg
     assert "classifier.weight" in msg and "shape" in msg
+
+
+@pytest.mark.parametrize("pretrained", ["imagenet", "/nowhere/weights.pth"])
+def test_loading_needs_no_initial_weights(tmp_path: Path, pretrained: str) -> None:
+    """A run that started from ImageNet (or a weight file) loads where that file is missing:
+    every weight is in the model file. convnet_small has no ImageNet weights anywhere, so
+    rebuilding with the stored setting would fail."""
+    import dataclasses
+
+    from dgreid import load
+    from dgreid.models import build_backbone
+
+    cfg = tiny_config()
+    method = tiny_method(cfg)
+    stored = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, pretrained=pretrained))
+    with pytest.raises(CheckpointError):
+        build_backbone(stored.model.backbone, pretrained)
+    save_model_file(tmp_path / "m.pt", method, stored, make_meta(cfg, method, 5, 2))
+    loaded = load_model_file(tmp_path / "m.pt")
+    assert loaded.config.model.pretrained == pretrained  # the stored config, as trained
+    x = torch.randn(2, 3, H, W)
+    with torch.no_grad():
+        assert torch.allclose(loaded.method.embed(x), method.embed(x), atol=1e-6)
+    assert load(tmp_path / "m.pt").meta.feat_dim == loaded.meta.feat_dim

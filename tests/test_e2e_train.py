@@ -15,8 +15,8 @@ import torch
 
 from conftest import CONFIGS, TINY_OVERRIDES, tiny_config
 from dgreid.cli.main import main
+from dgreid.config import ConfigError
 from dgreid.engine.metrics_log import read_metrics
-from dgreid.errors import TrainingError
 from dgreid.experiments.train_run import run_training
 
 BASELINE = str(CONFIGS / "synthetic" / "baseline.yaml")
@@ -68,6 +68,48 @@ def test_eval_reproduces_results(
     assert "DG evaluation on unseen targets (episodic)" in capsys.readouterr().out
 
 
+def test_eval_on_a_target_the_saved_splits_lack(
+    episodic_run: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A model whose config names a splits file (as demo and compare runs do) is evaluated on
+    a target that file lacks: that target gets seeded splits; ``--splits ''`` ignores the file."""
+    from dgreid.deploy.model_file import read_model_file
+    from dgreid.utils.io import atomic_torch_save
+
+    saved = json.loads((episodic_run / "splits.json").read_text())
+    saved["targets"] = {"synth-grid": saved["targets"]["synth-grid"]}
+    partial = tmp_path / "partial.json"
+    partial.write_text(json.dumps(saved))
+    model = read_model_file(episodic_run / "model.pt")
+    model["config"]["eval"]["splits_file"] = str(partial)
+    atomic_torch_save(tmp_path / "model.pt", model)
+    caplog.set_level(logging.INFO, logger="dgreid")
+    expected = _rank1(episodic_run / "results.json")
+    for name, extra in (("file", []), ("none", ["--splits", ""])):
+        out = tmp_path / name
+        argv = ["eval", str(tmp_path / "model.pt"), "--out", str(out), "--device", "cpu"]
+        assert main([*argv, "--targets", "synth-grid", "synth-viper", *extra]) == 0
+        got = _rank1(out / "results.json")
+        for target in ("synth-grid", "synth-viper"):  # the run's splits were drawn the same way
+            assert got[target] == pytest.approx(expected[target], abs=1e-6), (name, target)
+    logs = [r.getMessage() for r in caplog.records]
+    assert sum("not in " in m and "synth-viper" in m for m in logs) == 1
+    assert sum(m.startswith("evaluating on the saved splits") for m in logs) == 1
+
+
+def test_eval_on_a_source_labels_it_seen(
+    episodic_run: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``dgreid eval --targets`` with one of the model's sources scores it, labelled as a
+    source domain, never as an unseen target."""
+    argv = ["eval", str(episodic_run), "--device", "cpu", "--targets", "synth-viper", "synth-duke"]
+    assert main(argv) == 0
+    out, err = capsys.readouterr()
+    assert "unseen targets" not in out
+    assert "Evaluation (episodic; synth-duke: source domain, not unseen)" in out
+    assert "synth-duke: source domain(s) of this model" in err
+
+
 def test_cli_train_then_resume_finished_run(
     tiny_benchmark: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -95,16 +137,38 @@ def test_cli_train_then_resume_finished_run(
     assert "already holds a run" in err and "--resume" in err and "--overwrite" in err
 
 
+def test_a_copied_run_folder_resumes_at_its_new_place(
+    tiny_benchmark: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The saved config and checkpoint name the old output_dir: the new place wins."""
+    import shutil
+
+    first = tmp_path / "run"
+    assert main(["train", BASELINE, *_cli_overrides(tiny_benchmark, first), "--no-eval"]) == 0
+    copy = tmp_path / "copy"
+    shutil.copytree(first, copy)
+    state = (copy / "checkpoints" / "last.pt").read_bytes()
+    args = ["train", BASELINE, *_cli_overrides(tiny_benchmark, copy), "--no-eval", "--resume"]
+    assert main(args) == 0, capsys.readouterr().err
+    assert (copy / "checkpoints" / "last.pt").read_bytes() == state  # nothing more to train
+    assert f"output_dir: {copy}" in (copy / "config.yaml").read_text()
+    assert f"run folder: {copy}" in capsys.readouterr().out
+    # another key still refuses, and the advice keeps the run
+    assert main([*args, "train.lr=0.5"]) == 1
+    err = capsys.readouterr().err
+    assert "train.lr" in err and "output_dir" not in err
+
+
 def test_episodic_needs_three_sources(
     tiny_benchmark: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Two sources: a clear error before any stage-1 extractor is trained."""
+    """Two sources: a config error (exit 2) before anything is written."""
     out = tmp_path / "run"
     two = "data.sources=[synth-market, synth-duke]"
-    assert main(["train", EPISODIC, *_cli_overrides(tiny_benchmark, out, two)]) == 1
+    assert main(["train", EPISODIC, *_cli_overrides(tiny_benchmark, out, two)]) == 2
     err = capsys.readouterr().err
     assert "at least 3 source domains" in err and "synth-market, synth-duke" in err
-    assert not list(out.rglob("extractor.pt")) and not (out / "model.pt").exists()
+    assert not out.exists()
 
 
 @pytest.mark.parametrize(
@@ -213,6 +277,6 @@ def test_f_start_shared_starts_f_from_the_stage0_network(
 
 def test_f_start_typo_is_refused_before_stage1(tiny_benchmark: Path, tmp_path: Path) -> None:
     out = tmp_path / "run"
-    with pytest.raises(TrainingError, match="method.f_start='shraed'; expected one of own, shared"):
+    with pytest.raises(ConfigError, match="method.f_start='shraed'.*expected one of own, shared"):
         run_training(tiny_config("episodic", tiny_benchmark, out, "method.f_start=shraed"))
-    assert not list(out.rglob("extractor.pt"))
+    assert not out.exists()

@@ -178,6 +178,13 @@ OVERRIDE = st.one_of(
 )  # fmt: skip
 
 
+@pytest.fixture(scope="module", autouse=True)
+def names_imported() -> None:
+    """The first check of a config imports the registries it reads names from (seconds on a
+    busy core); done once here, so no random example is charged for it."""
+    load_config(None)
+
+
 @SETTINGS
 @given(overrides=st.lists(OVERRIDE, max_size=4))
 def test_random_dotted_overrides(overrides: list[str]) -> None:
@@ -198,7 +205,7 @@ def test_deeply_nested_yaml_is_a_config_error_not_a_recursion_error(tmp_path: Pa
 
 # ------------------------------------------------------------------ the command line
 
-NO_DATA_OVERRIDES = ["data.sources=[market1501]", "data.targets=[viper]"]
+NO_DATA_OVERRIDES = ["method.name=baseline", "data.sources=[market1501]", "data.targets=[viper]"]
 
 
 @pytest.fixture

@@ -268,7 +268,9 @@ def test_cli_disk_full_is_exit_1_naming_the_path(
 def train_args(tmp_path: Path, out: Path, *extra: str) -> list[str]:
     """``dgreid train`` argv that passes the run-folder guard, then stops: no dataset there."""
     cfg = tmp_path / "cfg.yaml"
-    cfg.write_text("data:\n  sources: [market1501]\n  targets: [viper]\n")
+    cfg.write_text(
+        "method:\n  name: baseline\ndata:\n  sources: [market1501]\n  targets: [viper]\n"
+    )
     return [str(cfg), f"output_dir={out}", f"data.root={tmp_path / 'no data'}", *extra]
 
 

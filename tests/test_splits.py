@@ -220,6 +220,8 @@ def test_draw_splits_reads_the_camera_keys():
     assert [len(s.query) for s in out["custom:site_c"]] == [6, 6]
     assert {r.camid for r in out["custom:site_c"][0].query} == {2}
     assert len(out["viper"][0].query) == 316  # a paper target keeps its protocol
-    bad = load_config(None, ["eval.probe_cams=[1]"])
+    with pytest.raises(ConfigError, match="eval.probe_cams .* 1 cannot be both"):
+        load_config(None, ["eval.probe_cams=[1]"])  # refused when the config is read
+    bad = load_config(None, ["eval.probe_cams=[1]"], check=False)
     with pytest.raises(ConfigError, match="eval.probe_cams .* 1 cannot be both"):
         draw_splits(bad, {"custom:site_c": site()})

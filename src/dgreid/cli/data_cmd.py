@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from dgreid.data.check import ALL_CUSTOM, check_datasets, format_report
 from dgreid.data.datasets import DATASETS
@@ -34,6 +35,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run_check(args: argparse.Namespace) -> int:
     decode = not args.no_decode
+    if not Path(args.root).is_dir():
+        what = "is not a folder" if Path(args.root).exists() else "does not exist"
+        print(f"dgreid: error: --root {args.root} {what}", file=sys.stderr)
+        return 1
     for name in args.datasets or []:
         if name == ALL_CUSTOM:
             continue
@@ -46,7 +51,10 @@ def run_check(args: argparse.Namespace) -> int:
         args.root, args.datasets, decode=decode, workers=args.workers, progress=True
     )
     if not statuses:
-        print(f"no dataset folder found under {args.root}; docs/datasets.md lists the layouts")
+        print(
+            f"no dataset folder found under {args.root}; the layouts each loader reads are "
+            "listed in the dgreid documentation (docs/datasets.md)"
+        )
         return 1
     print(format_report(statuses, decoded=decode))
     return 0 if all(s.ok for s in statuses) else 1

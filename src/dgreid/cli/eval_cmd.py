@@ -14,9 +14,18 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="evaluate a run folder or model file on the target datasets (10-split protocol)",
     )
     p.add_argument("model", help="a run folder (with model.pt) or a model file")
-    p.add_argument("--targets", nargs="+", help="target datasets (default: the run's targets)")
+    p.add_argument(
+        "--targets",
+        nargs="+",
+        help="target datasets (default: the run's targets); one of the model's own sources is "
+        "scored too, but labelled 'source domain, not unseen' (its score is not a DG score)",
+    )
     p.add_argument("--root", help="data root (default: the run's data.root)")
-    p.add_argument("--splits", default="", help="a splits.json to evaluate on identical splits")
+    p.add_argument(
+        "--splits",
+        help="a splits.json to evaluate on identical splits (default: the run's eval.splits_file, "
+        "if any; '' = none, draw seeded splits); a target it lacks gets seeded splits drawn",
+    )
     p.add_argument("--out", help="folder for results.json / splits.json (default: none)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     p.set_defaults(func=run)

@@ -14,7 +14,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("model", help="run folder or model.pt")
     p.add_argument("--onnx", required=True, help="output .onnx file")
-    p.add_argument("--opset", type=int, default=18, help="ONNX opset version")
+    p.add_argument("--opset", type=int, default=18, help="ONNX opset version (default 18)")
     p.set_defaults(func=run)
 
 

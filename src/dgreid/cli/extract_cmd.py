@@ -15,7 +15,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("model", help="run folder, model.pt, or .onnx from 'dgreid export'")
     p.add_argument("images", help="folder of person crops (searched recursively)")
     p.add_argument("--out", required=True, help="output .npz (features, relative paths)")
-    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--batch-size", type=int, default=64, help="images per batch (default 64)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     p.add_argument("--workers", type=int, default=2, help="image-decoding processes")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")

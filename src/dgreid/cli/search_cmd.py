@@ -18,8 +18,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("model", help="run folder, model.pt, or .onnx from 'dgreid export'")
     p.add_argument("--query", required=True, help="query image folder or .npz feature file")
     p.add_argument("--gallery", required=True, help="gallery image folder or .npz feature file")
-    p.add_argument("--topk", type=int, default=20)
-    p.add_argument("--metric", choices=["euclidean", "cosine"], default="euclidean")
+    p.add_argument("--topk", type=int, default=20, help="gallery images per query (default 20)")
+    p.add_argument(
+        "--metric",
+        choices=["euclidean", "cosine"],
+        help="distance (default: the one the model was evaluated with, eval.metric; euclidean "
+        "for a model file that does not record it)",
+    )
     p.add_argument(
         "--index",
         choices=["exact", "faiss", "faiss-ivf"],
@@ -27,13 +32,16 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="exact: torch brute force; faiss: exact faiss index (saved, reused); "
         "faiss-ivf: approximate IVF index for large galleries",
     )
-    p.add_argument("--index-path", help="where the faiss index is saved (default: beside G)")
+    p.add_argument(
+        "--index-path",
+        help="where the faiss index is saved (default: beside --out, named after G)",
+    )
     p.add_argument("--nlist", type=int, default=0, help="IVF cells (0 = about sqrt(gallery))")
     p.add_argument("--nprobe", type=int, default=32, help="IVF cells visited per query")
     p.add_argument("--out", default="ranked.csv", help="ranked lists: .csv or .json")
     p.add_argument("--html", help="also write browsable pages (index .html path or a folder)")
     p.add_argument("--page-size", type=int, default=50, help="queries per HTML page")
-    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--batch-size", type=int, default=64, help="images per batch (default 64)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     p.add_argument("--workers", type=int, default=2, help="image-decoding processes")
     p.set_defaults(func=run)
@@ -47,6 +55,14 @@ def run(args: argparse.Namespace) -> int:
     if args.topk < 1:
         raise SearchError(f"--topk must be >= 1, got {args.topk}")
     model = load(args.model, device=args.device)
+    if args.metric is None:
+        args.metric = model.metric
+        if not model.meta.metric:
+            print(
+                f"note: {args.model} does not record the metric it was evaluated with (written "
+                f"by an older dgreid); ranking with {model.metric} (--metric to choose)",
+                file=sys.stderr,
+            )
 
     def features(source: str, role: str) -> FolderFeatures:
         if Path(source).suffix == ".npz":
@@ -73,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
 
         kind = "ivf" if args.index == "faiss-ivf" else "flat"
         spec = IndexSpec(kind=kind, metric=args.metric, nlist=args.nlist, nprobe=args.nprobe)
-        path = args.index_path or default_index_path(args.gallery, spec)
+        path = args.index_path or default_index_path(args.gallery, spec, Path(args.out).parent)
         ranking, reused = faiss_search(
             query.features,
             gallery.features,

@@ -31,7 +31,9 @@ def requested_shifts(
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("synth", help="render the synthetic multi-domain re-ID benchmark")
     p.add_argument("--out", help="output folder (gets synth-<domain>/ folders and synth.json)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--seed", type=int, default=0, help="seed of every random draw (default 0: the benchmark)"
+    )
     p.add_argument("--scale", type=float, default=1.0, help="multiplies the ids of the sources")
     p.add_argument("--size", default="128x64", help="image size HxW (default 128x64)")
     p.add_argument("--domains", nargs="+", metavar="NAME", help="render only these domains")

@@ -1,4 +1,4 @@
-"""Typed run configuration: dataclasses, YAML with one level of ``base:``, dotted overrides.
+"""Typed run configuration: dataclasses, YAML files with ``base:`` chains, dotted overrides.
 
 Only the CLI edge reads YAML; the library takes explicit arguments.
 """

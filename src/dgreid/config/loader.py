@@ -1,8 +1,10 @@
 """Turn YAML files and ``key=value`` overrides into a :class:`~dgreid.config.schema.Config`.
 
-Rules: a file may name one ``base:`` file (relative to itself) whose values it overrides; the base
-may not have a base of its own. Every key must exist in the schema and every value must have the
-field's type; an error names the key, where it came from, and the closest valid key.
+Rules: a file may name one ``base:`` file (relative to itself) whose values it overrides; that
+base may have a base of its own, and so on (a cycle is an error). Every key must exist in the
+schema and every value must have the field's type (a float may be written ``1e-3``); an error
+names the key, where it came from, and the closest valid key. Then every value is checked
+against what its key allows (:mod:`dgreid.config.checks`).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import logging
+import re
 import types
 import typing
 from pathlib import Path
@@ -57,7 +60,16 @@ def _unknown(key: str, source: str) -> ConfigError:
         new, values = RENAMED_KEYS[key]
         spelled = ", ".join(f"{yaml.safe_dump(old).split()[0]} -> {v}" for old, v in values.items())
         return ConfigError(f"key {key} in {source} was renamed: use {new} ({spelled})")
-    close = difflib.get_close_matches(key, _all_keys(Config), n=1, cutoff=0.5)
+    if "." not in key:  # a section or output_dir: the closest of those
+        sections = [f.name for f in dataclasses.fields(Config)]
+        close = difflib.get_close_matches(key, sections, n=1, cutoff=0.5)
+        if close and close[0] != "output_dir":
+            return ConfigError(
+                f"unknown key {key} in {source}; did you mean {close[0]}? "
+                f"(the section of the {close[0]}.* keys)"
+            )
+    else:
+        close = difflib.get_close_matches(key, _all_keys(Config), n=1, cutoff=0.5)
     hint = f"; did you mean {close[0]}?" if close else ""
     return ConfigError(f"unknown key {key} in {source}{hint}")
 
@@ -98,6 +110,9 @@ def _coerce(value: Any, tp: Any, key: str, source: str) -> Any:
     elif tp is float:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return float(value)
+        number = _float_text(value)
+        if number is not None:
+            return number
     elif tp is int:
         if isinstance(value, int) and not isinstance(value, bool):
             return value
@@ -115,7 +130,23 @@ def _coerce(value: Any, tp: Any, key: str, source: str) -> Any:
     raise ConfigError(f"{key} in {source}: expected {name}, got {type(value).__name__} {value!r}")
 
 
-def _apply(obj: Any, data: dict[str, Any], source: str, prefix: str = "") -> None:
+def _float_text(value: Any) -> float | None:
+    """``value`` as a float when it is a string YAML 1.1 left unread, such as ``1e-3`` (YAML 1.1
+    reads an exponent only after a dot); None for any other value."""
+    if not isinstance(value, str) or not _FLOAT_TEXT.fullmatch(value.strip()):
+        return None
+    return float(value)
+
+
+_FLOAT_TEXT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
+
+#: where each key's value was set, as :func:`_apply` fills it: dotted key -> file or override
+Origins = dict[str, str]
+
+
+def _apply(
+    obj: Any, data: dict[str, Any], source: str, prefix: str = "", origins: Origins | None = None
+) -> None:
     if not isinstance(data, dict):
         raise ConfigError(f"{prefix.rstrip('.') or 'top level'} in {source}: expected a mapping")
     ftypes = _field_types(type(obj))
@@ -132,18 +163,20 @@ def _apply(obj: Any, data: dict[str, Any], source: str, prefix: str = "") -> Non
         if dataclasses.is_dataclass(tp):
             if not isinstance(value, dict):
                 raise ConfigError(f"{key} in {source}: expected a mapping of {name}.* keys")
-            _apply(getattr(obj, name), value, source, prefix=f"{key}.")
+            _apply(getattr(obj, name), value, source, f"{key}.", origins)
         else:
             setattr(obj, name, _coerce(value, tp, key, source))
+            if origins is not None:
+                origins[key] = source
 
 
-def set_key(cfg: Config, key: str, value: Any, source: str) -> None:
+def set_key(cfg: Config, key: str, value: Any, source: str, origins: Origins | None = None) -> None:
     """Set one dotted key, e.g. ``train.epochs``, with type checking."""
     parts = key.split(".")
     nested: dict[str, Any] = {parts[-1]: value}
     for p in reversed(parts[:-1]):
         nested = {p: nested}
-    _apply(cfg, nested, source)
+    _apply(cfg, nested, source, origins=origins)
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
@@ -186,27 +219,45 @@ def parse_overrides(items: list[str]) -> list[tuple[str, Any]]:
     return out
 
 
-def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> Config:
-    """Build a Config from defaults, an optional YAML file (and its base), then overrides."""
-    cfg = Config()
-    if path is not None:
-        path = Path(path)
-        data = _read_yaml(path)
+def _file_chain(path: Path) -> list[tuple[Path, dict[str, Any]]]:
+    """``path`` and the files its ``base:`` names, and theirs, farthest base first. A ``base:``
+    is relative to the file that names it; a file met twice is a cycle, refused."""
+    chain: list[tuple[Path, dict[str, Any]]] = []
+    seen: list[Path] = []
+    current = path
+    while True:
+        resolved = current.resolve()
+        if resolved in seen:
+            cycle = " -> ".join(str(p) for p in [*seen, resolved])
+            raise ConfigError(f"base: the config files name each other in a cycle: {cycle}")
+        seen.append(resolved)
+        data = _read_yaml(current)
         base = data.pop("base", None)
-        if base is not None:
-            if not isinstance(base, str):
-                raise ConfigError(f"base in {path}: expected a file name, got {base!r}")
-            base_path = (path.parent / base).resolve()
-            base_data = _read_yaml(base_path)
-            if "base" in base_data:
-                raise ConfigError(
-                    f"{base_path}: a base config may not have a base of its own "
-                    f"(at most one level of inheritance)"
-                )
-            _apply(cfg, base_data, str(base_path))
-        _apply(cfg, data, str(path))
+        chain.append((current, data))
+        if base is None:
+            return chain[::-1]
+        if not isinstance(base, str) or not base.strip():
+            raise ConfigError(f"base in {current}: expected a file name, got {base!r}")
+        current = current.parent / base
+
+
+def load_config(
+    path: str | Path | None = None, overrides: list[str] | None = None, *, check: bool = True
+) -> Config:
+    """Build a Config from defaults, an optional YAML file (and its chain of bases), then
+    overrides; then check every value (:func:`~dgreid.config.checks.check_config`) unless
+    ``check`` is false."""
+    from dgreid.config.checks import check_config
+
+    cfg = Config()
+    origins: Origins = {}
+    if path is not None:
+        for file, data in _file_chain(Path(path)):
+            _apply(cfg, data, str(file), origins=origins)
     for key, value in parse_overrides(overrides or []):
-        set_key(cfg, key, value, "command-line override")
+        set_key(cfg, key, value, "command-line override", origins)
+    if check:
+        check_config(cfg, origins)
     return cfg
 
 

@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Protocol
 
+import numpy as np
 import torch
 from PIL import Image
 
@@ -15,8 +16,12 @@ from dgreid.deploy.model_file import ModelMeta, load_model_file
 from dgreid.engine.device import resolve_device
 from dgreid.errors import CheckpointError, DgreidError
 
-#: One image as ``embed`` accepts it.
-ImageInput = str | Path | Image.Image
+#: One image as ``embed`` accepts it: a file path, a PIL image, or an HxWx3 uint8 numpy array in
+#: RGB order (an OpenCV frame is BGR: pass ``frame[..., ::-1]``).
+ImageInput = str | Path | Image.Image | np.ndarray
+
+#: The ranking distance of a model whose file records none (written before it was recorded).
+DEFAULT_METRIC = "euclidean"
 
 #: ONNX metadata_props key holding the full :class:`ModelMeta` as JSON.
 ONNX_META_KEY = "dgreid.meta"
@@ -130,6 +135,12 @@ class ReIDModel:
         return list(self.meta.sources)
 
     @property
+    def metric(self) -> str:
+        """The distance the model was evaluated with (its run's ``eval.metric``), the one to rank
+        with; :data:`DEFAULT_METRIC` for a model file written before it was recorded."""
+        return self.meta.metric or DEFAULT_METRIC
+
+    @property
     def device(self) -> torch.device:
         return self.backend.device
 
@@ -141,12 +152,21 @@ class ReIDModel:
         )
 
     def preprocess(self, image: ImageInput) -> torch.Tensor:
-        """One PIL image or file path -> a normalised CHW tensor at the model's input size."""
+        """One PIL image, file path or HxWx3 uint8 RGB array -> a normalised CHW tensor at the
+        model's input size."""
         if isinstance(image, (str, Path)):
             image = read_image(str(image))
+        if isinstance(image, np.ndarray):
+            if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+                raise InputError(
+                    "embed: expected a numpy image of shape (H, W, 3) and dtype uint8 in RGB "
+                    f"order, got shape {image.shape} dtype {image.dtype}"
+                )
+            image = Image.fromarray(np.ascontiguousarray(image), "RGB")
         if not isinstance(image, Image.Image):
             raise InputError(
-                f"embed: expected PIL images or file paths, got {type(image).__name__}"
+                "embed: expected PIL images, file paths or HxWx3 uint8 RGB numpy arrays, got "
+                f"{type(image).__name__}"
             )
         return self.transform(image.convert("RGB"))
 
@@ -167,12 +187,15 @@ class ReIDModel:
     ) -> torch.Tensor:
         """Re-ID features (N, feat_dim), float32 on CPU, for images in any accepted form.
 
-        ``images`` is a normalised NCHW float tensor, or PIL images / file paths (one or a
-        sequence), which are resized and normalised the way the model was trained.
+        ``images`` is a normalised NCHW float tensor, or PIL images / file paths / HxWx3 uint8
+        numpy arrays in RGB order (one or a sequence; an OpenCV frame is BGR, so pass
+        ``frame[..., ::-1]``), which are resized and normalised the way the model was trained.
         """
         if batch_size < 1:
             raise InputError(f"embed: batch_size must be >= 1, got {batch_size}")
-        if isinstance(images, (str, Path, Image.Image)):
+        if isinstance(images, (str, Path, Image.Image)) or (
+            isinstance(images, np.ndarray) and images.ndim == 3
+        ):
             images = [images]
         if isinstance(images, torch.Tensor):
             chunks = [

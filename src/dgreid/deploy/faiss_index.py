@@ -156,11 +156,12 @@ class GalleryIndex:
         return cls(index, spec, fp)
 
 
-def default_index_path(gallery_source: str | Path, spec: IndexSpec) -> Path:
-    """``<gallery>.<kind>-<metric>.faiss`` beside the gallery folder or feature file."""
+def default_index_path(gallery_source: str | Path, spec: IndexSpec, folder: str | Path) -> Path:
+    """``<folder>/<gallery>.<kind>-<metric>.faiss``: named after the gallery folder or feature
+    file, kept in ``folder`` (where the search writes its results; never the image folder)."""
     src = Path(gallery_source)
     stem = src.name[: -len(src.suffix)] if src.suffix == ".npz" else src.name
-    return src.parent / f"{stem}.{spec.kind}-{spec.metric}.faiss"
+    return Path(folder) / f"{stem}.{spec.kind}-{spec.metric}.faiss"
 
 
 def open_index(gallery: np.ndarray, spec: IndexSpec, path: str | Path) -> tuple[GalleryIndex, bool]:

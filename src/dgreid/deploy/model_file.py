@@ -5,7 +5,7 @@ A model file is a dict of plain data and tensors only, so it loads with
 
     {"format": "dgreid-model", "version": 1,
      "meta": {method, backbone, input_size [h, w], feat_dim, sources, num_classes, num_domains,
-              mean, std, dgreid_version, created},
+              mean, std, dgreid_version, created, metric},
      "config": <the run's config as a dict>,
      "state_dict": {name: tensor}}
 
@@ -55,6 +55,9 @@ class ModelMeta:
     std: tuple[float, float, float]
     dgreid_version: str
     created: str
+    #: the distance the run was evaluated with (``eval.metric``); "" in files written before
+    #: it was recorded
+    metric: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
@@ -67,7 +70,7 @@ class ModelMeta:
         """Parse stored metadata; a missing or mistyped field raises :class:`CheckpointError`."""
         if not isinstance(data, dict):
             raise CheckpointError(f"{source}: 'meta' is not a mapping")
-        names = [f.name for f in dataclasses.fields(cls)]
+        names = [f.name for f in dataclasses.fields(cls) if f.default is dataclasses.MISSING]
         missing = [n for n in names if n not in data]
         if missing:
             raise CheckpointError(f"{source}: metadata lacks {', '.join(missing)}")
@@ -85,6 +88,7 @@ class ModelMeta:
                 std=tuple(float(v) for v in data["std"]),  # type: ignore[arg-type]
                 dgreid_version=str(data["dgreid_version"]),
                 created=str(data["created"]),
+                metric=str(data.get("metric", "")),
             )
         except (TypeError, ValueError) as e:
             raise CheckpointError(f"{source}: malformed metadata ({e})") from e
@@ -116,6 +120,7 @@ def make_meta(cfg: Config, method: nn.Module, num_classes: int, num_domains: int
         std=STD,
         dgreid_version=__version__,
         created=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        metric=cfg.eval.metric,
     )
 
 
@@ -202,6 +207,11 @@ def _default_builder(cfg: Config, num_classes: int, num_domains: int) -> nn.Modu
     )
 
 
+def without_initial_weights(cfg: Config) -> Config:
+    """``cfg`` with ``model.pretrained=none``: the network to be filled from a file of weights."""
+    return dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, pretrained="none"))
+
+
 def load_state_checked(module: nn.Module, state: dict[str, Any], source: str) -> None:
     """Load ``state`` into ``module``; extractor keys may be absent, anything else must fit.
 
@@ -216,7 +226,10 @@ def load_model_file(
     """Rebuild the method of a model file and load its weights (eval mode, on ``device``).
 
     ``build`` rebuilds the network from ``(cfg, num_classes, num_domains)``; by default it is
-    ``method_from_config(cfg, num_classes, num_domains, extractors=None)``.
+    ``method_from_config(cfg, num_classes, num_domains, extractors=None)``. The network is
+    rebuilt without initial weights (``model.pretrained`` as ``none``): every weight is in the
+    file, so loading needs no ImageNet or other weight file. The returned config is the stored
+    one, unchanged.
     """
     data = read_model_file(path)
     meta = ModelMeta.from_dict(data["meta"], str(path))
@@ -225,7 +238,9 @@ def load_model_file(
     except ConfigError as e:
         raise CheckpointError(f"{path}: stored config does not fit this dgreid: {e}") from e
     try:
-        module = (build or _default_builder)(cfg, meta.num_classes, meta.num_domains)
+        module = (build or _default_builder)(
+            without_initial_weights(cfg), meta.num_classes, meta.num_domains
+        )
     except CheckpointError:
         raise
     except (KeyError, ValueError, ImportError, DgreidError) as e:

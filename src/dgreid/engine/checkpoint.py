@@ -130,7 +130,8 @@ def config_diff(saved: Mapping[str, Any], current: Mapping[str, Any]) -> list[st
     ]
 
 
-#: Keys that may differ on resume: they change how a run is watched or how fast it goes, not
+#: Keys that may differ on resume: they change how a run is watched or how fast it goes, or
+#: where it lives (``output_dir``: a copied or moved run folder resumes at its new place), not
 #: what it computes (``model.feat_dim``: retired, it was never read; runs saved before hold it).
 #: The one rule for every resume check (run folder and trainer alike).
 RESUME_FREE_KEYS = frozenset(
@@ -144,6 +145,7 @@ RESUME_FREE_KEYS = frozenset(
         "train.device",
         "train.threads",
         "model.feat_dim",
+        "output_dir",
     }
 )
 

@@ -86,17 +86,25 @@ def rank_targets(
     cfg: Config,
     device: torch.device,
     targets: list[str] | None = None,
-    splits_file: str = "",
+    splits_file: str | None = None,
     progress: bool = True,
 ) -> ProtocolResult:
     """The 10-split protocol on ``targets`` (default ``cfg.data.targets``), on the splits of
-    ``splits_file`` (default ``eval.splits_file``) or on splits drawn from ``cfg.eval``."""
+    ``splits_file`` (None: ``eval.splits_file``; "": no saved splits) or on splits drawn from
+    ``cfg.eval``. A target the saved splits lack gets splits drawn from ``cfg.eval`` (seeded)."""
     names = targets or list(cfg.data.targets)
     datasets = {name: build_dataset(name, cfg.data.root) for name in names}
-    splits_path = splits_file or cfg.eval.splits_file
+    splits_path = cfg.eval.splits_file if splits_file is None else splits_file
     if splits_path:
         splits = load_splits(splits_path)
         log.info("evaluating on the saved splits of %s", splits_path)
+        lacking = {name: ds for name, ds in datasets.items() if name not in splits}
+        if lacking:
+            log.info(
+                "%s: not in %s; splits drawn with eval.split_seed=%d",
+                ", ".join(lacking), splits_path, cfg.eval.split_seed,
+            )  # fmt: skip
+            splits = {**splits, **draw_splits(cfg, lacking)}
     else:
         splits = draw_splits(cfg, datasets)
     return run_protocol(
@@ -118,7 +126,7 @@ def evaluate_targets(
     out_dir: Path | None,
     device: torch.device,
     targets: list[str] | None = None,
-    splits_file: str = "",
+    splits_file: str | None = None,
     done: ProtocolResult | None = None,
 ) -> ProtocolResult:
     """:func:`rank_targets`, then print the table and write the results under ``out_dir``.
@@ -129,8 +137,22 @@ def evaluate_targets(
     if out_dir is not None:
         paths = write_protocol_outputs(out_dir, result)
         log.info("results written to %s", paths["results"])
-    print(f"\nDG evaluation on unseen targets ({cfg.method.name}):\n{format_table(result)}")
+    print(f"\n{evaluation_title(cfg, list(result.targets))}:\n{format_table(result)}")
     return result
+
+
+def evaluation_title(cfg: Config, targets: list[str]) -> str:
+    """The heading of a target table: "unseen targets" only when no target is one of the
+    model's sources (``dgreid eval --targets`` may name one: scored, but labelled seen)."""
+    seen = [t for t in targets if t in cfg.data.sources]
+    if not seen:
+        return f"DG evaluation on unseen targets ({cfg.method.name})"
+    log.warning(
+        "%s: source domain(s) of this model, seen in training; their scores are not DG scores",
+        ", ".join(seen),
+    )
+    kind = "source domain" if len(seen) == 1 else "source domains"
+    return f"Evaluation ({cfg.method.name}; {', '.join(seen)}: {kind}, not unseen)"
 
 
 def evaluate_sources(

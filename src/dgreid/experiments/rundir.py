@@ -45,7 +45,8 @@ def prepare_run_dir(cfg: Config, resume: bool, overwrite: bool) -> Path:
                 raise RunFolderError(
                     f"cannot resume {out}: the config differs from the saved {saved_path}:\n  "
                     + "\n  ".join(diff)
-                    + "\nstart a new run in another folder, or pass --overwrite to discard it"
+                    + "\nresume with the saved values of these keys, start a new run in another "
+                    "folder, or pass --overwrite to discard this one"
                 )
         else:
             raise RunFolderError(

@@ -32,6 +32,9 @@ from dgreid.methods.registry import METHODS
 from dgreid.models import Backbone, build_backbone
 from dgreid.structures import Batch
 
+#: Values of ``method.memory`` (the module docstring says what each does).
+MEMORIES = ("learned", "momentum")
+
 
 @METHODS.register("dimn")
 class DIMNMethod(Method):
@@ -53,8 +56,10 @@ class DIMNMethod(Method):
         memory: str = "learned",
     ) -> None:
         super().__init__()
-        if memory not in ("momentum", "learned"):
-            raise TrainingError(f"method.memory must be 'momentum' or 'learned'; got {memory!r}")
+        if memory not in MEMORIES:
+            raise TrainingError(
+                f"method.memory must be one of {', '.join(MEMORIES)}; got {memory!r}"
+            )
         self.backbone: Backbone = build_backbone(backbone, pretrained, width_mult=width_mult)
         d = self.backbone.out_features
         self.generator = nn.Sequential(

@@ -24,6 +24,9 @@ from dgreid.methods.registry import METHODS
 from dgreid.models import Backbone, Embedding, build_backbone
 from dgreid.structures import Batch
 
+#: ``method.episode_domains`` -> the sampler that draws an episode's domains.
+EPISODE_DOMAINS = {"uniform": "episodic", "identities": "episodic_by_ids"}
+
 
 def require_episode_domains(method: str, names: Sequence[str], count: int | None = None) -> None:
     """Refuse fewer than 3 source domains: an episode needs i, j, k distinct. ``count``
@@ -97,13 +100,12 @@ class EpisodicMethod(Method):
         proj_init: str = "random",
     ) -> None:
         super().__init__()
-        samplers = {"uniform": "episodic", "identities": "episodic_by_ids"}
-        if episode_domains not in samplers:
+        if episode_domains not in EPISODE_DOMAINS:
             raise TrainingError(
-                f"method.episode_domains must be one of {', '.join(samplers)}; "
+                f"method.episode_domains must be one of {', '.join(EPISODE_DOMAINS)}; "
                 f"got {episode_domains!r}"
             )
-        self.sampler = samplers[episode_domains]
+        self.sampler = EPISODE_DOMAINS[episode_domains]
         names = list(domain_names) if domain_names is not None else []
         require_episode_domains("episodic", names, len(extractors))
         if names and len(names) != len(extractors):

@@ -1,7 +1,8 @@
 """Atomic writes: a file is either the old complete version or the new complete version.
 
 Every result, split file and checkpoint goes through here, so a crash, a SIGKILL or a full disk
-never leaves a half-written file behind.
+never leaves a half-written file behind. A file written here gets the mode a plain ``open`` would
+give it (0666 less the umask), not the 0600 of a temporary file.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ def atomic_write(path: str | Path, write: Callable[[IO[bytes]], None]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, 0o666 & ~current_umask())
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
@@ -38,6 +40,20 @@ def atomic_write(path: str | Path, write: Callable[[IO[bytes]], None]) -> None:
     except BaseException:
         _remove_quietly(tmp)
         raise
+
+
+def current_umask() -> int:
+    """The process's umask (read from /proc where it can be, so no other thread ever sees it
+    changed; else set and restored at once)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def _remove_quietly(tmp: str) -> None:

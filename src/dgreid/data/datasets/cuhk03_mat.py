@@ -20,6 +20,7 @@ import numpy as np
 from PIL import Image
 
 from dgreid.errors import DatasetError
+from dgreid.utils.io import current_umask
 from dgreid.utils.progress import progress_bar
 
 #: Where the .mat may sit inside the CUHK03 folder.
@@ -42,6 +43,7 @@ def extract_mat(mat: Path, variant: str) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".images_{variant}.", dir=out.parent))
     try:
+        os.chmod(tmp, 0o777 & ~current_umask())  # as mkdir would, not mkdtemp's 0700
         _write_images(mat, variant, tmp)
         os.replace(tmp, out)
     except BaseException:
