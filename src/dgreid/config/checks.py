@@ -195,6 +195,8 @@ RULES: dict[str, Rule] = {
     "method.f_from_e": _FRACTION,
     "method.meta_lr": _WEIGHT,
     "method.episode_domains": one_of(_constant("dgreid.methods.episodic", "EPISODE_DOMAINS")),
+    "method.head_warmup": _COUNT,
+    "method.proj_init": one_of(_constant("dgreid.methods.episodic", "PROJ_INITS")),
     "method.stage1_lr_steps": each(at_least(1)),
     "method.memory_momentum": _FRACTION,
     "method.memory": one_of(_constant("dgreid.methods.dimn", "MEMORIES")),

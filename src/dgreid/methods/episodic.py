@@ -26,6 +26,8 @@ from dgreid.structures import Batch
 
 #: ``method.episode_domains`` -> the sampler that draws an episode's domains.
 EPISODE_DOMAINS = {"uniform": "episodic", "identities": "episodic_by_ids"}
+#: method.proj_init: how F's projection to the extractors' width starts
+PROJ_INITS = ("random", "identity")
 
 
 def require_episode_domains(method: str, names: Sequence[str], count: int | None = None) -> None:
@@ -119,7 +121,7 @@ class EpisodicMethod(Method):
         self.extractors.eval()
         self.backbone: Backbone = build_backbone(backbone, pretrained, width_mult=width_mult)
         self.proj = nn.Linear(self.backbone.out_features, feat_dim)  # F's projection to F_i width
-        if proj_init not in ("random", "identity"):
+        if proj_init not in PROJ_INITS:
             raise TrainingError(f"method.proj_init must be random or identity; got {proj_init!r}")
         if proj_init == "identity" and self.backbone.out_features == feat_dim:
             nn.init.eye_(self.proj.weight)
