@@ -27,9 +27,12 @@ def _recording(module: object, starts: Starts, name_of: object) -> type:
     return Recording
 
 
+@pytest.mark.parametrize("f_network", ["mobilenetv2_dualnorm", "mobilenetv2"])
 def test_f_and_every_extractor_start_from_the_stage0_network(
-    tiny_benchmark: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    f_network: str, tiny_benchmark: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """A DualNorm F: the F_i take the stage-0 network's plain layers; a plain F of the
+    extractors' own architecture (``episodic_plus``'s real config): the F_i take all of it."""
     weights = tmp_path / "mobilenet_v2.pth"
     torch.manual_seed(5)
     torch.save(MobileNetV2().state_dict(), weights)  # stands in for the ImageNet file
@@ -41,7 +44,7 @@ def test_f_and_every_extractor_start_from_the_stage0_network(
         "episodic",
         tiny_benchmark,
         out,
-        "model.backbone=mobilenetv2_dualnorm",
+        f"model.backbone={f_network}",
         "model.extractor=mobilenetv2",
         f"model.pretrained={weights}",
         "eval.num_splits=1",
@@ -56,13 +59,14 @@ def test_f_and_every_extractor_start_from_the_stage0_network(
     # stage 0 is F's architecture and starts from the weight file (InstanceNorms new)
     given = torch.load(weights, weights_only=True)
     stage0_start = starts["stage1 stage0"]
-    assert any(k.startswith("post_in.") for k in stage0_start)
+    assert any(k.startswith("post_in.") for k in stage0_start) == (f_network != "mobilenetv2")
     conv = "features.5.conv.0.0.weight"
     assert torch.equal(stage0_start[conv], given[conv])
     # F starts as the trained stage-0 network, every tensor of it
     (file,) = (out / "stage1").glob("stage0-*/extractor.pt")
     trained = {k[9:]: v for k, v in read_state_dict(file).items() if k.startswith("backbone.")}
-    assert not torch.equal(trained["post_in.1.weight"], stage0_start["post_in.1.weight"])
+    trained_key = "post_in.1.weight" if f_network != "mobilenetv2" else conv
+    assert not torch.equal(trained[trained_key], stage0_start[trained_key])
     assert set(starts["F"]) == set(trained)
     assert all(torch.equal(starts["F"][k], v) for k, v in trained.items())
     # every F_i starts from the stage-0 network's plain layers (same convolutions and norms)
@@ -70,5 +74,7 @@ def test_f_and_every_extractor_start_from_the_stage0_network(
         start = starts[f"stage1 {d}"]
         assert not any(k.startswith(("post_in.", "feat_bn.")) for k in start)
         shared = [k for k in start if k.endswith(("weight", "bias")) and k in trained]
+        if f_network == "mobilenetv2":
+            shared = list(start)  # every tensor, running statistics too
         assert len(shared) > 100
         assert all(torch.equal(start[k], trained[k]) for k in shared), d

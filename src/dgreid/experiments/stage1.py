@@ -185,7 +185,9 @@ def train_extractors(
         stream = image_stream(cfg, sources.records, cache)
         stage0 = _train_one(cfg, sources, stream, STAGE0, stage1_dir, "random", None, -1)
         start_state = stage0.backbone.state_dict()
-        if stage0.backbone.plain_twin == cfg.model.extractor and cfg.model.width_mult == 1.0:
+        if cfg.model.extractor == cfg.model.backbone and cfg.model.width_mult == 1.0:
+            start, extractor_state = STAGE0, start_state  # F_i of F's own architecture
+        elif stage0.backbone.plain_twin == cfg.model.extractor and cfg.model.width_mult == 1.0:
             start, extractor_state = STAGE0, stage0.backbone.plain_state()
         elif pretrained_source(cfg.model.extractor, cfg.model.pretrained) is not None:
             start = "pretrained"  # F_i of another family: from their own ImageNet / user weights
