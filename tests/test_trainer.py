@@ -426,3 +426,24 @@ def test_adam_optimizer_keeps_the_backbone_rate_and_rejects_unknown_names() -> N
     assert isinstance(build_optimizer(method, TrainSettings()), torch.optim.SGD)
     with pytest.raises(TrainingError, match=r"train.optimizer='adamw'.*sgd, adam"):
         TrainSettings(optimizer="adamw")
+
+
+def test_train_settings_are_the_train_section_plus_the_loops_other_keys() -> None:
+    """Every ``train`` key reaches the trainer without a hand-written copy: each field of
+    TrainConfig is the settings' field (those below set to values that are not the default)."""
+    from dgreid.config.schema import Config, TrainConfig
+    from dgreid.experiments.settings import train_settings
+
+    changed = {"epochs": 3, "iters_per_epoch": 5, "lr": 0.2, "optimizer": "adam", "momentum": 0.5,
+               "weight_decay": 1e-3, "lr_steps": [2], "gamma": 0.5, "warmup_iters": 4,
+               "backbone_lr_mult": 0.1, "seed": 9, "device": "cpu", "amp": "bf16", "threads": 2,
+               "log_every": 3, "eval_every": 1, "max_iters": 11}  # fmt: skip
+    cfg = Config(train=TrainConfig(**changed))
+    cfg.data.batch_size, cfg.model.channels_last, cfg.model.sync_bn = 12, True, True
+    s = train_settings(cfg)
+    assert {k: getattr(s, k) for k in changed} == changed
+    assert dataclasses.asdict(cfg.train) == {
+        f.name: getattr(s, f.name) for f in dataclasses.fields(TrainConfig)
+    }
+    assert (s.batch_size, s.channels_last, s.sync_bn) == (12, True, True)
+    assert isinstance(s, TrainConfig)

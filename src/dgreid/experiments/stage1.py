@@ -90,7 +90,7 @@ def stage1_settings(cfg: Config, iters_per_epoch: int = 0, stage0: bool = False)
     return dataclasses.replace(
         train_settings(cfg),
         epochs=epochs,
-        lr_steps=tuple(steps),
+        lr_steps=steps,
         iters_per_epoch=iters_per_epoch or cfg.train.iters_per_epoch,
         eval_every=0,
     )
