@@ -2,7 +2,8 @@
 
 ``Trainer.train`` reads top to bottom: set up (device, process group, optimizer, data stream,
 resume), then for every iteration: set the LR, run ``method.train_step`` under autocast, check the
-loss is finite, back-propagate, step, log; at every epoch end write ``checkpoints/last.pt``
+loss is finite, let ``method.optimizer_step`` update the weights (by default: back-propagate and
+step), log; at every epoch end write ``checkpoints/last.pt``
 atomically and evaluate when asked. SIGINT/SIGTERM finish the step, save and raise
 :class:`TrainingInterrupted`.
 """
@@ -146,19 +147,19 @@ class Trainer:
                     seed_everything(epoch_seed(s.seed, epoch, info.rank))
                 for batch in self._batches(stream.epoch(epoch, skip=offset), device, stop):
                     lr = set_lr(optimizer, s, step, iters)
-                    with torch.autocast(
-                        device.type, dtype=amp_dtype, enabled=amp_dtype is not None
-                    ):
-                        out = step_module(batch, step)
-                    loss = out["loss"]
-                    bad = not bool(torch.isfinite(loss.detach()).all())
+
+                    def losses(batch: Batch = batch, step: int = step) -> dict[str, torch.Tensor]:
+                        with torch.autocast(
+                            device.type, dtype=amp_dtype, enabled=amp_dtype is not None
+                        ):
+                            return step_module(batch, step)
+
+                    out = losses()
+                    bad = not bool(torch.isfinite(out["loss"].detach()).all())
                     bad, stopping = D.any_flags([bad, stop.requested], device)
                     if bad:
                         raise self._nonfinite_error(step, epoch, out)
-                    optimizer.zero_grad(set_to_none=True)
-                    scaler.scale(loss).backward()
-                    scaler.step(optimizer)
-                    scaler.update()
+                    method.optimizer_step(out, optimizer, scaler, step, losses)
                     step += 1
                     bar.update(1)
                     window.add(out)
