@@ -372,7 +372,7 @@ def test_disk_full_keeps_previous_checkpoint_and_names_path(
 def test_resume_mid_epoch_with_changed_watch_keys_matches_uninterrupted(
     records: list, reference: dict, tmp_path: Path
 ) -> None:
-    # one resume rule (engine.checkpoint.RESUME_FREE_KEYS): keys that change how a run is
+    # one resume rule (engine.checkpoint_file.RESUME_FREE_KEYS): keys that change how a run is
     # watched (log_every, workers, eval batch) may differ; the weights end the same
     saved = {"train": {"log_every": 20, "lr": 0.1}, "data": {"workers": 0},
              "eval": {"batch_size": 128}}  # fmt: skip
@@ -434,7 +434,7 @@ def test_train_settings_are_the_train_section_plus_the_loops_other_keys() -> Non
     """Every ``train`` key reaches the trainer without a hand-written copy: each field of
     TrainConfig is the settings' field (those below set to values that are not the default)."""
     from dgreid.config.schema import Config, TrainConfig
-    from dgreid.experiments.settings import train_settings
+    from dgreid.experiments.trainer_args import train_settings
 
     changed: dict[str, Any] = {
         "epochs": 3, "iters_per_epoch": 5, "lr": 0.2, "optimizer": "adam", "momentum": 0.5,

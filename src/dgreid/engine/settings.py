@@ -3,7 +3,7 @@
 (:class:`RunLabels`).
 
 Both are plain values with no knowledge of config files; ``dgreid train`` builds them from the run
-config in one place (:mod:`dgreid.experiments.settings`).
+config in one place (:mod:`dgreid.experiments.trainer_args`).
 """
 
 from __future__ import annotations
@@ -79,8 +79,8 @@ class RunLabels:
     ``name`` prefixes log lines and errors; ``method`` is the registered method name recorded in
     the checkpoint ("" = the method's ``name`` attribute, else its class name); ``config`` is the
     resolved run config recorded in the checkpoint, and a resume whose config differs from it
-    (less :data:`~dgreid.engine.checkpoint.RESUME_FREE_KEYS`) is refused; ``resume_hint`` is the
-    command an interruption message tells the user to run.
+    (less :data:`~dgreid.engine.checkpoint_file.RESUME_FREE_KEYS`) is refused; ``resume_hint`` is
+    the command an interruption message tells the user to run.
     """
 
     name: str = "train"

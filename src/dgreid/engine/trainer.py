@@ -21,10 +21,10 @@ from dgreid.engine import distributed as D
 from dgreid.engine.device import resolve_train_device
 from dgreid.engine.metrics_log import LossWindow, MetricsWriter
 from dgreid.engine.optim import build_optimizer, set_lr
-from dgreid.engine.run_checkpoint import RunCheckpoint
+from dgreid.engine.resume import RunCheckpoint
+from dgreid.engine.rng import epoch_seed
 from dgreid.engine.settings import AMP_DTYPES, RunLabels, TrainSettings
 from dgreid.engine.signals import StopRequest, TrainingInterrupted
-from dgreid.engine.state import epoch_seed
 from dgreid.engine.stream import ImageStream
 from dgreid.errors import TrainingError
 from dgreid.methods.base import Method

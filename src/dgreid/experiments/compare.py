@@ -13,7 +13,7 @@ import yaml
 
 from dgreid.config import Config, ConfigError, config_to_dict
 from dgreid.data.datasets import build_dataset
-from dgreid.engine.checkpoint import resume_diff
+from dgreid.engine.checkpoint_file import resume_diff
 from dgreid.evaluation.splits import save_splits
 from dgreid.experiments.evaluate import draw_splits
 from dgreid.experiments.published import TARGETS
