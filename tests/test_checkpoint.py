@@ -11,7 +11,7 @@ import pytest
 import torch
 from torch import nn
 
-from dgreid.engine.checkpoint import (
+from dgreid.engine.checkpoint_file import (
     config_diff,
     load_checkpoint,
     load_model_weights,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dgreid.experiments.compare import CompareResult, MethodSummary, tables_markdown
+from dgreid.report.tables import CompareResult, MethodSummary, tables_markdown
 
 TARGETS = ["grid", "ilids", "prid", "viper"]
 

@@ -26,8 +26,8 @@ from dgreid.data.transforms import build_transform, resize_image
 from dgreid.engine import ImageStream
 from dgreid.engine.loader import SeededDataset
 from dgreid.errors import DatasetError
-from dgreid.experiments.settings import image_cache
 from dgreid.experiments.train_run import run_training
+from dgreid.experiments.trainer_args import image_cache
 from dgreid.structures import Batch, ImageRecord
 
 H, W = 16, 8

@@ -22,14 +22,14 @@ def _cfg(tmp_path: Path, stage0_epochs: int = 0) -> Config:
 def test_stage0_epochs_sets_the_stage0_networks_length_and_milestone(tmp_path: Path) -> None:
     same = _cfg(tmp_path)
     # stage 1: 8 epochs, the main run's milestone 8 of 10 scaled to int(8 * 8 / 10) = 6
-    assert (stage1_settings(same).epochs, stage1_settings(same).lr_steps) == (8, (6,))
+    assert (stage1_settings(same).epochs, stage1_settings(same).lr_steps) == (8, [6])
     assert stage1_settings(same, stage0=True) == stage1_settings(same)
     longer = _cfg(tmp_path, stage0_epochs=16)
     # stage 0: 16 epochs, milestone int(8 * 16 / 10) = 12; the F_i keep stage 1's schedule
     assert (
         stage1_settings(longer, stage0=True).epochs,
         stage1_settings(longer, stage0=True).lr_steps,
-    ) == (16, (12,))
+    ) == (16, [12])
     assert stage1_settings(longer) == stage1_settings(same)
 
 
@@ -55,15 +55,15 @@ def test_keys_follow_the_milestones_each_network_trains_with(tmp_path: Path) -> 
     it."""
     own = _own_stage1_steps(_cfg(tmp_path))
     longer = replace(own, train=TrainConfig(epochs=22, lr_steps=[18]))
-    assert stage1_settings(longer).lr_steps == stage1_settings(own).lr_steps == (1,)
+    assert stage1_settings(longer).lr_steps == stage1_settings(own).lr_steps == [1]
     assert stage1_key(own, "synth-duke", 100, "pretrained") == stage1_key(
         longer, "synth-duke", 100, "pretrained"
     )
 
     short = _own_stage1_steps(_cfg(tmp_path, stage0_epochs=16))  # stage 0: int(8*16/10) = 12
     long = replace(short, train=TrainConfig(epochs=20, lr_steps=[8]))  # int(8*16/20) = 6
-    assert stage1_settings(long).lr_steps == stage1_settings(short).lr_steps == (1,)
-    assert stage1_settings(long, stage0=True).lr_steps == (6,)
-    assert stage1_settings(short, stage0=True).lr_steps == (12,)
+    assert stage1_settings(long).lr_steps == stage1_settings(short).lr_steps == [1]
+    assert stage1_settings(long, stage0=True).lr_steps == [6]
+    assert stage1_settings(short, stage0=True).lr_steps == [12]
     for domain, start in [(STAGE0, "random"), ("synth-duke", STAGE0)]:
         assert stage1_key(short, domain, 100, start) != stage1_key(long, domain, 100, start)

@@ -13,7 +13,9 @@ import os
 import subprocess
 import sys
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -370,7 +372,7 @@ def test_disk_full_keeps_previous_checkpoint_and_names_path(
 def test_resume_mid_epoch_with_changed_watch_keys_matches_uninterrupted(
     records: list, reference: dict, tmp_path: Path
 ) -> None:
-    # one resume rule (engine.checkpoint.RESUME_FREE_KEYS): keys that change how a run is
+    # one resume rule (engine.checkpoint_file.RESUME_FREE_KEYS): keys that change how a run is
     # watched (log_every, workers, eval batch) may differ; the weights end the same
     saved = {"train": {"log_every": 20, "lr": 0.1}, "data": {"workers": 0},
              "eval": {"batch_size": 128}}  # fmt: skip
@@ -426,3 +428,98 @@ def test_adam_optimizer_keeps_the_backbone_rate_and_rejects_unknown_names() -> N
     assert isinstance(build_optimizer(method, TrainSettings()), torch.optim.SGD)
     with pytest.raises(TrainingError, match=r"train.optimizer='adamw'.*sgd, adam"):
         TrainSettings(optimizer="adamw")
+
+
+def test_train_settings_are_the_train_section_plus_the_loops_other_keys() -> None:
+    """Every ``train`` key reaches the trainer without a hand-written copy: each field of
+    TrainConfig is the settings' field (those below set to values that are not the default)."""
+    from dgreid.config.schema import Config, TrainConfig
+    from dgreid.experiments.trainer_args import train_settings
+
+    changed: dict[str, Any] = {
+        "epochs": 3, "iters_per_epoch": 5, "lr": 0.2, "optimizer": "adam", "momentum": 0.5,
+        "weight_decay": 1e-3, "lr_steps": [2], "gamma": 0.5, "warmup_iters": 4,
+        "backbone_lr_mult": 0.1, "seed": 9, "device": "cpu", "amp": "bf16", "threads": 2,
+        "log_every": 3, "eval_every": 1, "max_iters": 11,
+    }  # fmt: skip
+    cfg = Config(train=TrainConfig(**changed))
+    cfg.data.batch_size, cfg.model.channels_last, cfg.model.sync_bn = 12, True, True
+    s = train_settings(cfg)
+    assert {k: getattr(s, k) for k in changed} == changed
+    assert dataclasses.asdict(cfg.train) == {
+        f.name: getattr(s, f.name) for f in dataclasses.fields(TrainConfig)
+    }
+    assert (s.batch_size, s.channels_last, s.sync_bn) == (12, True, True)
+    assert isinstance(s, TrainConfig)
+
+
+class FirstOrderMLDG(Method):
+    """One weight ``w`` and the loss ``(w - 3)^2`` (the images do not enter it), updated by its
+    own rule: first-order MLDG, ``w <- w - lr * (g(w) + g(w - inner_lr * g(w)))`` with
+    ``g(w) = 2 (w - 3)``, the second gradient from the trainer's ``recompute()``."""
+
+    name = "mldg"
+
+    def __init__(self, inner_lr: float) -> None:
+        super().__init__()
+        self.w = nn.Parameter(torch.zeros(()))
+        self.inner_lr = inner_lr
+        self.updates: list[int] = []
+
+    def embed(self, images: torch.Tensor) -> torch.Tensor:
+        return images.flatten(1)[:, :2] * self.w
+
+    def train_step(self, batch: Batch, step: int) -> dict[str, torch.Tensor]:
+        return {"loss": (self.w - 3) ** 2}
+
+    def optimizer_step(
+        self,
+        losses: dict[str, torch.Tensor],
+        optimizer: torch.optim.Optimizer,
+        scaler: torch.amp.GradScaler,
+        step: int,
+        recompute: Callable[[], dict[str, torch.Tensor]],
+    ) -> None:
+        optimizer.zero_grad(set_to_none=True)
+        losses["loss"].backward()
+        assert self.w.grad is not None
+        g = self.w.grad.detach().clone()
+        with torch.no_grad():
+            self.w.sub_(self.inner_lr * g)  # the inner (meta-train) step
+        self.w.grad = None
+        recompute()["loss"].backward()  # the meta-test gradient at the moved weight
+        with torch.no_grad():
+            self.w.add_(self.inner_lr * g)  # back to where the step started
+        assert self.w.grad is not None
+        self.w.grad.add_(g)
+        scaler.step(optimizer)
+        scaler.update()
+        self.updates.append(step)
+
+
+@pytest.mark.parametrize("amp", ["none", "bf16"])
+def test_a_method_that_overrides_the_optimizer_step_updates_by_its_own_rule(
+    records: list, tmp_path: Path, amp: str
+) -> None:
+    """Two iterations at lr 0.1 (plain SGD), inner rate 0.1, from w = 0, by hand:
+    step 0: g = 2(0 - 3) = -6, inner w' = 0.6, g' = 2(0.6 - 3) = -4.8, w = 0 + 0.1 * 10.8 = 1.08;
+    step 1: g = -3.84, w' = 1.464, g' = -3.072, w = 1.08 + 0.1 * 6.912 = 1.7712.
+    The default step (w <- w - lr g) would end at 1.08: 0.6, then 0.6 + 0.1 * 4.8."""
+    method = FirstOrderMLDG(inner_lr=0.1)
+    trainer = make_trainer(method, records, tmp_path, epochs=1, iters_per_epoch=2, lr_steps=[],
+                           momentum=0.0, weight_decay=0.0, amp=amp)  # fmt: skip
+    trainer.train()
+    assert method.updates == [0, 1]
+    assert float(method.w.detach()) == pytest.approx(1.7712, abs=1e-6)
+
+
+def test_the_default_optimizer_step_unscales_a_scaled_loss() -> None:
+    """An enabled GradScaler (fp16's) multiplies the loss by 2**16 before backward and divides
+    the gradient again before the step: w = 0 with loss (w - 3)^2 moves to 0.1 * 6 = 0.6."""
+    method = FirstOrderMLDG(inner_lr=0.0)
+    optimizer = torch.optim.SGD(method.parameters(), lr=0.1)
+    scaler = torch.amp.GradScaler("cpu", init_scale=2.0**16, enabled=True)
+    loss = {"loss": (method.w - 3) ** 2}
+    Method.optimizer_step(method, loss, optimizer, scaler, 0, recompute=lambda: pytest.fail())
+    assert float(method.w.detach()) == pytest.approx(0.6, abs=1e-6)
+    assert scaler.get_scale() == 2.0**16  # no overflow: the scale stays until its growth interval

@@ -29,8 +29,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     setup_logging()
     from dgreid.config import ConfigError
-    from dgreid.experiments.compare import run_compare, tables_markdown
+    from dgreid.experiments.compare import run_compare
     from dgreid.experiments.spec import load_spec
+    from dgreid.report.tables import tables_markdown
 
     spec = load_spec(args.spec)
     if args.seeds:

@@ -21,7 +21,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     setup_logging()
-    from dgreid.experiments.demo import DemoSettings, run_demo, text_table, verdict_lines
+    from dgreid.experiments.demo import DemoSettings, run_demo
+    from dgreid.report.tables import text_table, verdict_lines
 
     result, report = run_demo(DemoSettings(Path(args.out), quick=args.quick, seed=args.seed))
     print("\n" + text_table(result))

@@ -37,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
 
     from dgreid.deploy.model_file import load_model_file
     from dgreid.engine.device import resolve_device
-    from dgreid.experiments.evaluate import embedder, evaluate_targets
+    from dgreid.experiments.evaluate import embedder, evaluate_targets, targets_table
 
     path = Path(args.model)
     model_file = path / "model.pt" if path.is_dir() else path
@@ -48,5 +48,6 @@ def run(args: argparse.Namespace) -> int:
         cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, root=args.root))
     embed, distance = embedder(loaded.method)
     out = Path(args.out) if args.out else None
-    evaluate_targets(embed, distance, cfg, out, device, args.targets, args.splits)
+    result = evaluate_targets(embed, distance, cfg, out, device, args.targets, args.splits)
+    print(f"\n{targets_table(result, cfg)}")
     return 0

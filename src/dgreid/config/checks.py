@@ -106,7 +106,7 @@ def _optimizers() -> tuple[str, ...]:
 
 
 def _cache_modes() -> tuple[str, ...]:
-    from dgreid.experiments.settings import CACHE_MODES
+    from dgreid.experiments.trainer_args import CACHE_MODES
 
     return CACHE_MODES
 

@@ -26,7 +26,7 @@ from torch import nn
 
 from dgreid.config.loader import ConfigError, config_from_dict, config_to_dict
 from dgreid.config.schema import Config
-from dgreid.engine.checkpoint import load_state_dict_checked
+from dgreid.engine.checkpoint_file import load_state_dict_checked
 from dgreid.errors import CheckpointError, DgreidError
 from dgreid.utils.io import atomic_torch_save
 from dgreid.utils.torch_file import safe_torch_load

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -146,8 +145,3 @@ def write_ranking(
                 rank += 1
                 w.writerow([query.paths[qi], rank, gallery.paths[int(g)], f"{float(d):.6g}"])
     atomic_write_text(path, buf.getvalue())
-
-
-def read_ranking_json(path: str | Path) -> dict:
-    """Read back a JSON ranking (for tools and tests)."""
-    return dict(json.loads(Path(path).read_text(encoding="utf-8")))

@@ -1,7 +1,7 @@
 """Engine: the trainer loop, its settings and data stream, checkpoints, DDP helpers, signal
 handling, the metrics log."""
 
-from dgreid.engine.checkpoint import (
+from dgreid.engine.checkpoint_file import (
     load_checkpoint,
     load_model_weights,
     load_state_dict_checked,

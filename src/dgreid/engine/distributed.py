@@ -77,15 +77,6 @@ def barrier() -> None:
         dist.barrier()
 
 
-def any_rank(flag: bool, device: torch.device) -> bool:
-    """True if ``flag`` is true on any rank (so all ranks take the same branch)."""
-    if not is_distributed():
-        return flag
-    t = torch.tensor([1.0 if flag else 0.0], device=device)
-    dist.all_reduce(t, op=dist.ReduceOp.MAX)
-    return bool(t.item() > 0)
-
-
 def gather_objects(obj: Any) -> list[Any]:
     """Every rank's ``obj``, in rank order (a one-item list in a one-process run)."""
     if not is_distributed():

@@ -2,7 +2,8 @@
 
 ``Trainer.train`` reads top to bottom: set up (device, process group, optimizer, data stream,
 resume), then for every iteration: set the LR, run ``method.train_step`` under autocast, check the
-loss is finite, back-propagate, step, log; at every epoch end write ``checkpoints/last.pt``
+loss is finite, let ``method.optimizer_step`` update the weights (by default: back-propagate and
+step), log; at every epoch end write ``checkpoints/last.pt``
 atomically and evaluate when asked. SIGINT/SIGTERM finish the step, save and raise
 :class:`TrainingInterrupted`.
 """
@@ -20,10 +21,10 @@ from dgreid.engine import distributed as D
 from dgreid.engine.device import resolve_train_device
 from dgreid.engine.metrics_log import LossWindow, MetricsWriter
 from dgreid.engine.optim import build_optimizer, set_lr
-from dgreid.engine.run_checkpoint import RunCheckpoint
+from dgreid.engine.resume import RunCheckpoint
+from dgreid.engine.rng import epoch_seed
 from dgreid.engine.settings import AMP_DTYPES, RunLabels, TrainSettings
 from dgreid.engine.signals import StopRequest, TrainingInterrupted
-from dgreid.engine.state import epoch_seed
 from dgreid.engine.stream import ImageStream
 from dgreid.errors import TrainingError
 from dgreid.methods.base import Method
@@ -146,19 +147,19 @@ class Trainer:
                     seed_everything(epoch_seed(s.seed, epoch, info.rank))
                 for batch in self._batches(stream.epoch(epoch, skip=offset), device, stop):
                     lr = set_lr(optimizer, s, step, iters)
-                    with torch.autocast(
-                        device.type, dtype=amp_dtype, enabled=amp_dtype is not None
-                    ):
-                        out = step_module(batch, step)
-                    loss = out["loss"]
-                    bad = not bool(torch.isfinite(loss.detach()).all())
+
+                    def losses(batch: Batch = batch, step: int = step) -> dict[str, torch.Tensor]:
+                        with torch.autocast(
+                            device.type, dtype=amp_dtype, enabled=amp_dtype is not None
+                        ):
+                            return step_module(batch, step)
+
+                    out = losses()
+                    bad = not bool(torch.isfinite(out["loss"].detach()).all())
                     bad, stopping = D.any_flags([bad, stop.requested], device)
                     if bad:
                         raise self._nonfinite_error(step, epoch, out)
-                    optimizer.zero_grad(set_to_none=True)
-                    scaler.scale(loss).backward()
-                    scaler.step(optimizer)
-                    scaler.update()
+                    method.optimizer_step(out, optimizer, scaler, step, losses)
                     step += 1
                     bar.update(1)
                     window.add(out)

@@ -1,10 +1,10 @@
 """``dgreid compare``: train (or reuse) every method of a spec on the same data, splits and
-budget, and print the paper's Tables III-V with mean +- std over splits and seeds."""
+budget, pool their results, and write the paper's Tables III-V with mean +- std over splits and
+seeds (rendered by :mod:`dgreid.report.tables`)."""
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -13,45 +13,27 @@ import yaml
 
 from dgreid.config import Config, ConfigError, config_to_dict
 from dgreid.data.datasets import build_dataset
-from dgreid.engine.checkpoint import resume_diff
+from dgreid.engine.checkpoint_file import resume_diff
 from dgreid.evaluation.splits import save_splits
 from dgreid.experiments.evaluate import draw_splits
-from dgreid.experiments.published import DISPLAY_NAMES, PAPER_RANK1, TABLES, TARGETS
+from dgreid.experiments.published import TARGETS
 from dgreid.experiments.rundir import CONFIG_NAME
 from dgreid.experiments.spec import CompareSpec
 from dgreid.experiments.synthdata import ensure_synthetic_data
 from dgreid.experiments.train_run import run_training
 from dgreid.report.plots import plot_cmc
+from dgreid.report.tables import (
+    CompareResult,
+    MethodSummary,
+    display_name,
+    tables_json,
+    tables_markdown,
+)
 from dgreid.utils.io import atomic_write_json, atomic_write_text
 
 log = logging.getLogger(__name__)
 
 RESULTS_NAME = "results.json"
-
-
-@dataclass
-class MethodSummary:
-    """One method over all its seeds: per target, rank-1 and mAP over splits x seeds."""
-
-    name: str
-    run_dirs: list[Path]
-    rank1: dict[str, tuple[float, float]] = field(default_factory=dict)  # target -> mean, std
-    mAP: dict[str, tuple[float, float]] = field(default_factory=dict)
-    cmc: dict[str, list[float]] = field(default_factory=dict)  # target -> mean CMC
-    avg_rank1: tuple[float, float] = (0.0, 0.0)
-    avg_mAP: tuple[float, float] = (0.0, 0.0)
-    source_rank1: float | None = None  # mean rank-1 on held-out source ids, when measured
-
-
-@dataclass
-class CompareResult:
-    """All methods, the targets in table order, and where the outputs went."""
-
-    methods: dict[str, MethodSummary]
-    targets: list[str]
-    out_dir: Path
-    paper_protocol: bool
-    files: dict[str, Path] = field(default_factory=dict)
 
 
 def _shared_splits(cfg: Config, out: Path) -> Path:
@@ -132,68 +114,6 @@ def summarise(name: str, run_dirs: list[Path], targets: list[str]) -> MethodSumm
     return summary
 
 
-def mean_std_percent(ms: tuple[float, float]) -> str:
-    """``(mean, std)`` of fractions as percent: ``(0.123, 0.01)`` -> ``"12.3 ± 1.0"``."""
-    return f"{100 * ms[0]:.1f} ± {100 * ms[1]:.1f}"
-
-
-def table_markdown(
-    result: CompareResult, methods: list[str], metric: str = "rank1", title: str = ""
-) -> str:
-    """One Markdown table: a row per method, a column per target and the average; the best
-    mean in each column in bold."""
-    present = [m for m in methods if m in result.methods]
-    cols = [*result.targets, "avg"]
-    short = [t.removeprefix("synth-") for t in result.targets]
-    head = f"| method | {' | '.join([*short, 'avg'])} |"
-    lines = [title, "", head, "|" + "---|" * (len(cols) + 1)] if title else [head]
-    if not title:
-        lines.append("|" + "---|" * (len(cols) + 1))
-
-    def value(m: str, col: str) -> tuple[float, float]:
-        s = result.methods[m]
-        if col == "avg":
-            return s.avg_rank1 if metric == "rank1" else s.avg_mAP
-        return (s.rank1 if metric == "rank1" else s.mAP)[col]
-
-    best = {c: max(value(m, c)[0] for m in present) for c in cols}
-    for m in present:
-        cells = []
-        for c in cols:
-            v = value(m, c)
-            text = mean_std_percent(v)
-            cells.append(f"**{text}**" if v[0] == best[c] and len(present) > 1 else text)
-        lines.append(f"| {DISPLAY_NAMES.get(m, m)} | {' | '.join(cells)} |")
-        if result.paper_protocol and m in PAPER_RANK1 and metric == "rank1":
-            pub = [f"{PAPER_RANK1[m][t]:.1f}" for t in (*TARGETS, "avg")]
-            lines.append(f"| _{DISPLAY_NAMES.get(m, m)} (paper)_ | {' | '.join(pub)} |")
-    return "\n".join(lines)
-
-
-def tables_markdown(result: CompareResult) -> str:
-    """Tables III, IV and V of the paper (rows that were run), then all methods with mAP."""
-    parts = [
-        "Rank-1 (%) on unseen target domains, mean ± std over splits and seeds; best mean in bold."
-    ]
-    for number, title, rows in TABLES:
-        if any(m in result.methods for m in rows):
-            parts.append(table_markdown(result, rows, "rank1", f"### Table {number}: {title}"))
-    every = list(result.methods)
-    parts.append(table_markdown(result, every, "mAP", "### mAP (%) of every method"))
-    src = [(m, s.source_rank1) for m, s in result.methods.items() if s.source_rank1 is not None]
-    if src:
-        lines = [
-            f"| {DISPLAY_NAMES.get(m, m)} | {100 * v:.1f} | "
-            f"{100 * result.methods[m].avg_rank1[0]:.1f} |"
-            for m, v in src
-        ]
-        parts.append(
-            "### Seen vs unseen domains (rank-1 %)\n\n| method | held-out ids of the sources | "
-            "unseen targets (avg) |\n|---|---|---|\n" + "\n".join(lines)
-        )
-    return "\n\n".join(parts) + "\n"
-
-
 def run_compare(
     spec: CompareSpec, quick: bool = False, overrides: list[str] | None = None
 ) -> CompareResult:
@@ -219,29 +139,11 @@ def run_compare(
 
 
 def write_outputs(result: CompareResult) -> None:
+    """``tables.md``, ``tables.json`` and one CMC plot per target, into the comparison's folder."""
     out = result.out_dir
-    md = tables_markdown(result)
-    atomic_write_text(out / "tables.md", md)
-    atomic_write_json(
-        out / "tables.json",
-        {
-            "targets": result.targets,
-            "units": "fraction",
-            "methods": {
-                m: {
-                    "runs": [str(p) for p in s.run_dirs],
-                    "rank1": {t: {"mean": v[0], "std": v[1]} for t, v in s.rank1.items()},
-                    "mAP": {t: {"mean": v[0], "std": v[1]} for t, v in s.mAP.items()},
-                    "avg_rank1": {"mean": s.avg_rank1[0], "std": s.avg_rank1[1]},
-                    "avg_mAP": {"mean": s.avg_mAP[0], "std": s.avg_mAP[1]},
-                    "source_rank1": s.source_rank1,
-                    "cmc": s.cmc,
-                }
-                for m, s in result.methods.items()
-            },
-        },
-    )
+    atomic_write_text(out / "tables.md", tables_markdown(result))
+    atomic_write_json(out / "tables.json", tables_json(result))
     result.files = {"markdown": out / "tables.md", "json": out / "tables.json"}
     for t in result.targets:
-        curves = {DISPLAY_NAMES.get(m, m): s.cmc[t] for m, s in result.methods.items()}
+        curves = {display_name(m): s.cmc[t] for m, s in result.methods.items()}
         result.files[f"cmc_{t}"] = plot_cmc(out / f"cmc_{t}.png", curves, f"CMC on {t}")

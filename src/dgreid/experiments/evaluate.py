@@ -129,7 +129,8 @@ def evaluate_targets(
     splits_file: str | None = None,
     done: ProtocolResult | None = None,
 ) -> ProtocolResult:
-    """:func:`rank_targets`, then print the table and write the results under ``out_dir``.
+    """:func:`rank_targets`, then write the results under ``out_dir`` (:func:`targets_table` is
+    the result as a titled table).
 
     ``done``: a result already computed for this model (the trainer's last periodic evaluation),
     reported instead of ranking again."""
@@ -137,7 +138,6 @@ def evaluate_targets(
     if out_dir is not None:
         paths = write_protocol_outputs(out_dir, result)
         log.info("results written to %s", paths["results"])
-    print(f"\n{evaluation_title(cfg, list(result.targets))}:\n{format_table(result)}")
     return result
 
 
@@ -187,7 +187,6 @@ def evaluate_sources(
     )
     if out_dir is not None:
         atomic_write_json(out_dir / "results_sources.json", result_to_dict(result))
-    print(f"\nSeen source domains, held-out ids ({cfg.method.name}):\n{format_table(result)}")
     return result
 
 
@@ -203,8 +202,17 @@ def evaluate_method(
     sources, for a freshly trained method."""
     embed, distance = embedder(method)
     targets = evaluate_targets(embed, distance, cfg, out_dir, device, done=targets_done)
+    log.info("%s", targets_table(targets, cfg))
     held = evaluate_sources(embed, distance, cfg, out_dir, sources, device)
+    if held is not None:
+        table = format_table(held)
+        log.info("Seen source domains, held-out ids (%s):\n%s", cfg.method.name, table)
     return targets, held
+
+
+def targets_table(result: ProtocolResult, cfg: Config) -> str:
+    """The target evaluation of ``cfg``'s model as a table under :func:`evaluation_title`."""
+    return f"{evaluation_title(cfg, list(result.targets))}:\n{format_table(result)}"
 
 
 class PeriodicEvaluation:

@@ -15,7 +15,7 @@ import yaml
 
 from dgreid.config import Config, config_to_dict
 from dgreid.config.loader import dump_config
-from dgreid.engine.checkpoint import resume_diff
+from dgreid.engine.checkpoint_file import resume_diff
 from dgreid.errors import DgreidError
 from dgreid.utils.io import atomic_write_text
 

@@ -31,7 +31,7 @@ from dgreid.engine import ImageStream, RunLabels, Trainer, TrainSettings
 from dgreid.engine.distributed import barrier, is_main_process
 from dgreid.errors import TrainingError
 from dgreid.evaluation.extract import extract_features
-from dgreid.experiments.settings import image_stream, train_settings
+from dgreid.experiments.trainer_args import image_stream, train_settings
 from dgreid.methods import method_from_config
 from dgreid.methods.episodic import require_episode_domains
 from dgreid.methods.episodic_plus import TEST_FEATURES
@@ -96,7 +96,7 @@ def stage1_settings(cfg: Config, iters_per_epoch: int = 0, stage0: bool = False)
     return dataclasses.replace(
         train_settings(cfg),
         epochs=epochs,
-        lr_steps=tuple(steps),
+        lr_steps=steps,
         iters_per_epoch=iters_per_epoch or cfg.train.iters_per_epoch,
         eval_every=0,
     )

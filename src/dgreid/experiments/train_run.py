@@ -28,9 +28,9 @@ from dgreid.engine.threads import set_training_threads
 from dgreid.evaluation.protocol import ProtocolResult
 from dgreid.experiments.evaluate import PeriodicEvaluation, evaluate_method
 from dgreid.experiments.rundir import prepare_run_dir
-from dgreid.experiments.settings import image_cache, image_stream, run_labels, train_settings
 from dgreid.experiments.stage1 import train_extractors
 from dgreid.experiments.synthdata import ensure_synthetic_data
+from dgreid.experiments.trainer_args import image_cache, image_stream, run_labels, train_settings
 from dgreid.methods import METHODS, method_from_config
 from dgreid.methods.base import Method
 from dgreid.methods.episodic import EpisodicMethod
@@ -77,9 +77,11 @@ def prepare_images(cfg: Config, sources: SourceSet) -> ImageCache | None:
 # ---------------------------------------------------------------- the run
 
 
-def build_method(
+def method_for_run(
     cfg: Config, sources: SourceSet, extractors: list[nn.Module] | None, total_steps: int
 ) -> Method:
+    """The run's method from ``cfg``, sized to ``sources`` (classes, domains), with the stage-1
+    ``extractors`` when it has them and the run's ``total_steps``."""
     return method_from_config(
         cfg,
         num_classes=sources.num_classes,
@@ -146,7 +148,7 @@ def _train_and_evaluate(
         stage1 = train_extractors(cfg, sources, out, resume, cache)
     settings = train_settings(cfg)
     seed_everything(cfg.train.seed)  # initial weights depend on the seed alone, not on history
-    method = build_method(
+    method = method_for_run(
         cfg,
         sources,
         stage1.extractors if stage1 is not None else None,

@@ -1,9 +1,10 @@
 """A training run's ``checkpoints/last.pt``: what the trainer saves at every epoch end (and on a
 stop), and what a resume must match.
 
-The file holds the model, optimizer and scaler states, every rank's RNG state, the iteration,
-and two things a resume is checked against: the sampler's settings (a different stream would
-make the rest of the run differ) and the run config (:func:`~dgreid.engine.checkpoint.resume_diff`).
+The file (a ``train-state`` checkpoint, :mod:`dgreid.engine.checkpoint_file`) holds the model,
+optimizer and scaler states, every rank's RNG state, the iteration, and two things a resume is
+checked against: the sampler's settings (a different stream would make the rest of the run
+differ) and the run config (:func:`~dgreid.engine.checkpoint_file.resume_diff`).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import torch
 from torch import nn
 
 from dgreid.engine import distributed as D
-from dgreid.engine.checkpoint import (
+from dgreid.engine.checkpoint_file import (
     config_diff,
     load_checkpoint,
     load_state_dict_checked,
@@ -23,8 +24,8 @@ from dgreid.engine.checkpoint import (
     save_checkpoint,
 )
 from dgreid.engine.optim import schedule_state
+from dgreid.engine.rng import capture_rng, restore_rng
 from dgreid.engine.settings import RunLabels, TrainSettings
-from dgreid.engine.state import capture_rng, restore_rng
 from dgreid.errors import TrainingError
 from dgreid.utils.io import WriteError
 

@@ -1,4 +1,5 @@
-"""Checkpoints: atomic writes, safe loads, and checks that say exactly what does not fit.
+"""The dgreid checkpoint file, of any kind: atomic writes, safe loads, and checks that say
+exactly what does not fit (the trainer's ``last.pt`` on top of it: :mod:`dgreid.engine.resume`).
 
 Format: a ``torch.save`` dict holding only tensors and plain Python values, so it loads with
 ``torch.load(weights_only=True)``; a pickle that carries code is refused, never run. Every file

@@ -1,7 +1,7 @@
 """The one place the run config becomes the trainer's typed arguments.
 
-Adding a training option touches the schema (:mod:`dgreid.config.schema`) and
-:func:`train_settings` here; the trainer reads the :class:`~dgreid.engine.TrainSettings` field.
+A training option added to ``TrainConfig`` (:mod:`dgreid.config.schema`) reaches the trainer by
+itself: :class:`~dgreid.engine.TrainSettings` is that section plus three keys of others.
 """
 
 from __future__ import annotations
@@ -25,27 +25,9 @@ CACHE_MODES = ("auto", "memory", "none")
 
 
 def train_settings(cfg: Config) -> TrainSettings:
-    """``cfg.train`` (and the model's memory-layout keys) as the trainer's loop settings."""
-    return TrainSettings(
-        epochs=cfg.train.epochs,
-        iters_per_epoch=cfg.train.iters_per_epoch,
-        batch_size=cfg.data.batch_size,
-        lr=cfg.train.lr,
-        optimizer=cfg.train.optimizer,
-        momentum=cfg.train.momentum,
-        weight_decay=cfg.train.weight_decay,
-        lr_steps=tuple(cfg.train.lr_steps),
-        gamma=cfg.train.gamma,
-        warmup_iters=cfg.train.warmup_iters,
-        backbone_lr_mult=cfg.train.backbone_lr_mult,
-        seed=cfg.train.seed,
-        device=cfg.train.device,
-        amp=cfg.train.amp,
-        channels_last=cfg.model.channels_last,
-        sync_bn=cfg.model.sync_bn,
-        log_every=cfg.train.log_every,
-        max_iters=cfg.train.max_iters,
-        eval_every=cfg.train.eval_every,
+    """``cfg.train`` with the loop's keys of other sections (the batch, the memory layout)."""
+    return TrainSettings.of(
+        cfg.train, cfg.data.batch_size, cfg.model.channels_last, cfg.model.sync_bn
     )
 
 
