@@ -231,3 +231,13 @@ def test_help_says_each_default(
     for flag in flags:
         after = text.split(flag, 2)[-1][:200]  # the flag's own help, after the usage line
         assert "default" in after, (command, flag)
+
+
+def test_the_embedding_bar_has_a_label(
+    setup: tuple[Path, Path, Path], capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tmp, run, gallery = setup
+    monkeypatch.setenv("DGREID_PROGRESS_EVERY", "0")
+    rc = main(["extract", str(run), str(gallery), "--out", str(tmp / "g.npz"), "--workers", "0"])
+    err = capsys.readouterr().err
+    assert rc == 0 and "embedding images: 8/8 img (100%)" in err
