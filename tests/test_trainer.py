@@ -538,3 +538,28 @@ def test_progress_lines_show_losses_from_the_first_step_the_epoch_and_the_final_
     assert last_logged["step"] == 12
     assert f"loss={last_logged['loss']:.3f}" in lines[-1]
     assert f"ce={last_logged['ce']:.3f}" in lines[-1]
+
+
+def test_a_truncated_last_checkpoint_falls_back_to_the_previous_one(
+    records: list, reference: dict, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    def crash(step: int, losses: dict) -> None:
+        if step == 10:
+            raise RuntimeError("simulated crash")
+
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        make_trainer(fresh(), records, tmp_path, on_step=crash).train()
+    ckpt = tmp_path / "checkpoints" / "last.pt"
+    previous = ckpt.with_name("last.prev.pt")
+    assert load_checkpoint(ckpt)["step"] == 8 and load_checkpoint(previous)["step"] == 4
+    ckpt.write_bytes(ckpt.read_bytes()[:1000])  # a copy cut short
+    method = fresh()
+    summary = make_trainer(method, records, tmp_path).train(resume=True)
+    assert summary.resumed_from_step == 4 and summary.steps == 12
+    assert_same_weights(method.state_dict(), reference)
+    warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert any(str(previous) in m and "iteration 4" in m for m in warned)
+
+    ckpt.unlink()  # killed between the two renames: only the previous one is there
+    with pytest.raises(TrainingError, match="exists"):
+        make_trainer(fresh(), records, tmp_path).train(resume=False)

@@ -116,12 +116,12 @@ class Trainer:
 
         # ---- resume ----
         step, resumed_from = 0, None  # the iteration to start at, and where a resume found it
-        if self.checkpoint_path.is_file() and not resume:
+        if self.checkpoint.exists() and not resume:
             raise TrainingError(
                 f"{self.checkpoint_path} exists: resume that run ({self.labels.resume_hint}) or "
                 f"choose another output folder"
             )
-        if resume and self.checkpoint_path.is_file():
+        if resume and self.checkpoint.exists():
             step = resumed_from = self.checkpoint.load(method, opt, info)
             log.info("%s: resumed from %s at iteration %d", self.name, self.checkpoint_path, step)
         metrics.truncate_after(step)  # drop what a killed run logged past its checkpoint
