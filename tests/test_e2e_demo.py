@@ -56,8 +56,9 @@ def test_demo_quick_table_report_and_reuse(
     rows = [line for line in printed.splitlines() if line[1:].startswith(NAMES)]
     assert sorted(r[1:].split()[0] for r in rows) == sorted(NAMES)
     assert [r[0] for r in rows].count("*") == 1 and "* best average rank-1" in printed
-    report = out / "report-quick.html"
+    report = out / "quick" / "report.html"  # in the quick demo's own folder
     assert f"report: {report.resolve()}" in printed
+    assert not (out / "report.html").exists()  # the full demo's place
 
     # the report: table with every method and target, CMC curves, ranked lists, all embedded
     page = report.read_text()

@@ -64,6 +64,12 @@ class DemoSettings:
     def runs_dir(self) -> Path:
         return self.out_dir / ("quick" if self.quick else "full")
 
+    @property
+    def report_path(self) -> Path:
+        """``OUT/report.html``; the quick demo's in its own folder, ``OUT/quick/report.html``,
+        so that it never replaces a full demo's report."""
+        return (self.runs_dir if self.quick else self.out_dir) / "report.html"
+
 
 def demo_spec(s: DemoSettings) -> CompareSpec:
     """configs/synthetic/compare.yaml (its shared base.yaml and per-method overrides) for
@@ -135,7 +141,7 @@ def run_demo(s: DemoSettings) -> tuple[CompareResult, Path]:
     best = max(result.methods, key=lambda m: result.methods[m].avg_rank1[0])
     ranked = ranked_examples(result, "episodic" if "episodic" in result.methods else best)
     report = write_demo_report(
-        s.out_dir / ("report-quick.html" if s.quick else "report.html"),
+        s.report_path,
         result,
         ranked,
         quick=s.quick,
