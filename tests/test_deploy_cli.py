@@ -80,6 +80,13 @@ def test_search_exact_faiss_html(
     exact = json.loads((tmp / "exact.json").read_text())["results"]
     assert len(exact) == 3 and all(len(r["ranked"]) == 4 for r in exact)
     assert (tmp / "r.html").is_file() and (tmp / "r_files" / "page_1.html").is_file()
+    assert str(tmp) not in (tmp / "r_files" / "page_1.html").read_text()  # relative links
+    html_args = ["--html", str(tmp / "a.html"), "--html-absolute-links"]
+    assert main([*base, "--out", str(tmp / "a.json"), *html_args]) == 0
+    assert (
+        f'href="{(tmp / "query").resolve().as_uri()}/'
+        in (tmp / "a_files" / "page_1.html").read_text()
+    )
     capsys.readouterr()
     assert main([*base, "--index", "faiss", "--out", str(tmp / "f.csv")]) == 0
     assert "built and saved" in capsys.readouterr().out
