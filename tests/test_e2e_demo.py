@@ -69,6 +69,9 @@ def test_demo_quick_table_report_and_reuse(
     curves = re.findall(r'<img alt="CMC [^"]+" src="data:image/png;base64,', page)
     assert len(curves) == 4
     assert page.count('class="probe"') >= 4 and page.count('class="hit"') >= 1
+    ranked_by = re.findall(r'<div class="q"><div class="who">([^<]+)</div>', page)
+    assert sorted(set(ranked_by)) == sorted(NAMES)  # every method's ranked lists
+    assert ranked_by.count(NAMES[0]) == len(ranked_by) // len(NAMES)
     assert 'src="data:image/png;base64,' in page and 'src="/' not in page  # self-contained
     assert 'class="best"' in page
 

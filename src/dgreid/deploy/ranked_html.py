@@ -43,6 +43,8 @@ class RankedQuery:
     matches: list[RankedMatch] = field(default_factory=list)
     pid: int | None = None
     camid: int | None = None
+    #: the first true match in the whole gallery and its rank (1-based), when labels are known
+    true_match: tuple[int, RankedMatch] | None = None
 
 
 _CSS = """body{font-family:sans-serif;margin:1em;background:#fafafa}
