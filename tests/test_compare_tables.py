@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dgreid.report.tables import CompareResult, MethodSummary, tables_markdown
+from dgreid.report.tables import CompareResult, MethodSummary, tables_markdown, text_table
 
 TARGETS = ["grid", "ilids", "prid", "viper"]
 
@@ -46,3 +46,12 @@ def test_three_tables_with_paper_rows_and_best_in_bold() -> None:
 def test_no_paper_rows_off_the_paper_protocol() -> None:
     md = tables_markdown(result(paper=False))
     assert "(paper)" not in md
+
+
+def test_the_terminal_table_writes_mean_and_spread_as_the_others_do() -> None:
+    lines = text_table(result(paper=False)).splitlines()
+    ours = next(line for line in lines if line[1:].startswith("Ours "))
+    assert lines[0] == "rank-1 / mAP (%), mean ± std over splits"
+    assert "51.0 ± 2.0 / 25.0" in ours and "+-" not in "".join(lines)
+    assert [line[0] for line in lines[2:-1]] == [" "] * 5 + ["*"]  # the best average
+    assert len({len(line) for line in lines[1:-1]}) == 1  # columns line up

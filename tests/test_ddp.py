@@ -61,7 +61,7 @@ def test_two_gloo_ranks_match_one_process(tmp_path: Path) -> None:
         assert torch.allclose(w0[k], v, atol=ATOL, rtol=0), f"{k}: DDP != one process"
     assert not torch.equal(w0["classifier.weight"], fresh().classifier.weight)  # it trained
 
-    # one writer: every iteration logged exactly once, one checkpoint
+    # one writer: every iteration logged exactly once, one checkpoint (and the one before it)
     steps = [r["step"] for r in read_metrics(out / "metrics.jsonl") if "loss" in r]
     assert steps == list(range(1, 13))
-    assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["last.pt"]
+    assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["last.prev.pt", "last.pt"]

@@ -80,6 +80,13 @@ def test_search_exact_faiss_html(
     exact = json.loads((tmp / "exact.json").read_text())["results"]
     assert len(exact) == 3 and all(len(r["ranked"]) == 4 for r in exact)
     assert (tmp / "r.html").is_file() and (tmp / "r_files" / "page_1.html").is_file()
+    assert str(tmp) not in (tmp / "r_files" / "page_1.html").read_text()  # relative links
+    html_args = ["--html", str(tmp / "a.html"), "--html-absolute-links"]
+    assert main([*base, "--out", str(tmp / "a.json"), *html_args]) == 0
+    assert (
+        f'href="{(tmp / "query").resolve().as_uri()}/'
+        in (tmp / "a_files" / "page_1.html").read_text()
+    )
     capsys.readouterr()
     assert main([*base, "--index", "faiss", "--out", str(tmp / "f.csv")]) == 0
     assert "built and saved" in capsys.readouterr().out
@@ -231,3 +238,13 @@ def test_help_says_each_default(
     for flag in flags:
         after = text.split(flag, 2)[-1][:200]  # the flag's own help, after the usage line
         assert "default" in after, (command, flag)
+
+
+def test_the_embedding_bar_has_a_label(
+    setup: tuple[Path, Path, Path], capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tmp, run, gallery = setup
+    monkeypatch.setenv("DGREID_PROGRESS_EVERY", "0")
+    rc = main(["extract", str(run), str(gallery), "--out", str(tmp / "g.npz"), "--workers", "0"])
+    err = capsys.readouterr().err
+    assert rc == 0 and "embedding images: 8/8 img (100%)" in err

@@ -39,7 +39,7 @@ def test_pages_thumbs_and_marks(tmp_path: Path) -> None:
         thumb = files / src
         assert thumb.is_file() and not src.startswith("/")
         with Image.open(thumb) as im:
-            assert im.format == "JPEG" and im.size == (32, 64)
+            assert im.format == "JPEG" and im.size == (64, 128)
     # one thumbnail per distinct image (4 images + the unreadable one)
     assert len(list((files / "thumbs").glob("*.jpg"))) == 5
 
@@ -52,3 +52,28 @@ def test_folder_output(tmp_path: Path) -> None:
     assert index == tmp_path / "report" / "index.html"
     assert 'href="page_1.html"' in index.read_text()
     assert (tmp_path / "report" / "page_1.html").is_file()
+
+
+def test_each_thumbnail_is_named_and_links_to_its_image_by_a_relative_path(
+    tmp_path: Path,
+) -> None:
+    imgs = [str(p) for p in write_images(tmp_path / "imgs", 2)]
+    spaced = tmp_path / "imgs" / "a b.png"
+    Image.open(imgs[1]).save(spaced)
+    queries = [RankedQuery(imgs[0], [RankedMatch(str(spaced), 0.5, True)], pid=1, camid=0)]
+    index = write_ranked_html(tmp_path / "out" / "r.html", queries)
+    page = (tmp_path / "out" / "r_files" / "page_1.html").read_text()
+    links = re.findall(r'<a href="([^"]+)"[^>]*><img [^>]*>([^<]+)</a>', page)
+    rel = Path("..", "..", "imgs")
+    assert links == [
+        (f"{rel.as_posix()}/{Path(imgs[0]).relative_to(tmp_path / 'imgs').as_posix()}",
+         Path(imgs[0]).name),
+        (f"{rel.as_posix()}/a%20b.png", "a b.png"),
+    ]  # fmt: skip
+    for href, _ in links:  # each link reaches its image from the page's folder
+        assert (tmp_path / "out" / "r_files" / href.replace("%20", " ")).is_file()
+    assert str(tmp_path) not in page and str(tmp_path) not in index.read_text()
+
+    write_ranked_html(tmp_path / "abs", queries, absolute_links=True)
+    page = (tmp_path / "abs" / "page_1.html").read_text()
+    assert f'href="{spaced.resolve().as_uri()}"' in page

@@ -56,8 +56,9 @@ def test_demo_quick_table_report_and_reuse(
     rows = [line for line in printed.splitlines() if line[1:].startswith(NAMES)]
     assert sorted(r[1:].split()[0] for r in rows) == sorted(NAMES)
     assert [r[0] for r in rows].count("*") == 1 and "* best average rank-1" in printed
-    report = out / "report-quick.html"
+    report = out / "quick" / "report.html"  # in the quick demo's own folder
     assert f"report: {report.resolve()}" in printed
+    assert not (out / "report.html").exists()  # the full demo's place
 
     # the report: table with every method and target, CMC curves, ranked lists, all embedded
     page = report.read_text()
@@ -68,6 +69,9 @@ def test_demo_quick_table_report_and_reuse(
     curves = re.findall(r'<img alt="CMC [^"]+" src="data:image/png;base64,', page)
     assert len(curves) == 4
     assert page.count('class="probe"') >= 4 and page.count('class="hit"') >= 1
+    ranked_by = re.findall(r'<div class="q"><div class="who">([^<]+)</div>', page)
+    assert sorted(set(ranked_by)) == sorted(NAMES)  # every method's ranked lists
+    assert ranked_by.count(NAMES[0]) == len(ranked_by) // len(NAMES)
     assert 'src="data:image/png;base64,' in page and 'src="/' not in page  # self-contained
     assert 'class="best"' in page
 

@@ -131,6 +131,10 @@ def test_cli_train_then_resume_finished_run(
     assert [r["step"] for r in read_metrics(out / "metrics.jsonl") if "loss" in r] == [1, 2]
     assert _rank1(out / "results.json") == pytest.approx(first, abs=1e-6)
     assert f"run folder: {out}" in capsys.readouterr().out
+    log_lines = (out / "train.log").read_text().splitlines()
+    tables = [i for i, line in enumerate(log_lines) if "DG evaluation on unseen targets" in line]
+    assert len(tables) == 2  # the run's results, and the resumed run's
+    assert any("synth-viper" in line for line in log_lines[tables[-1] :])
 
     assert main(args) == 1
     err = capsys.readouterr().err

@@ -12,6 +12,10 @@ from torch import nn
 
 from dgreid.evaluation.metrics import EvaluationError
 from dgreid.evaluation.protocol import (
+    METRIC_KEYS,
+    ProtocolResult,
+    SplitResult,
+    TargetResult,
     format_table,
     result_to_dict,
     run_protocol,
@@ -69,7 +73,7 @@ def test_end_to_end_and_repeat_from_saved_splits(tmp_path):
     assert result.average["rank1"] == pytest.approx(1.0)
 
     table = format_table(result)
-    assert "viper" in table and "average" in table and "100.0 +-  0.0" in table
+    assert "viper" in table and "average" in table and "100.0 ± 0.0" in table and "+-" not in table
 
     paths = write_protocol_outputs(tmp_path / "run", result)
     data = json.loads(paths["results"].read_text())
@@ -117,3 +121,41 @@ def test_custom_distance_fn_is_used(tmp_path):
     assert r.metric == "custom" and r.targets["viper"].mean["rank1"] == 0.0
     with pytest.raises(EvaluationError, match="distance_fn returned shape"):
         run_protocol(MeanColour(), {"viper": viper}, distance_fn=lambda q, g: q, **kw)
+
+
+def target(name: str, splits: list[dict[str, float]]) -> TargetResult:
+    """A target's result from its splits' metrics (fractions)."""
+    table = np.array([[m[k] for k in METRIC_KEYS] for m in splits])
+    return TargetResult(
+        name,
+        [SplitResult(m, [], 5, 5, 0) for m in splits],
+        dict(zip(METRIC_KEYS, table.mean(0).tolist())),
+        dict(zip(METRIC_KEYS, table.std(0).tolist())),
+    )
+
+
+def metrics(rank1: float, mAP: float, mINP: float) -> dict[str, float]:
+    return {"rank1": rank1, "rank5": 0.9, "rank10": 0.95, "rank20": 1.0, "mAP": mAP, "mINP": mINP}
+
+
+def protocol_result(*targets: TargetResult) -> ProtocolResult:
+    average = {k: float(np.mean([t.mean[k] for t in targets])) for k in METRIC_KEYS}
+    return ProtocolResult({t.name: t for t in targets}, average, "cosine")
+
+
+def test_single_shot_targets_say_minp_is_map_and_one_split_has_no_spread() -> None:
+    viper = target("viper", [metrics(0.25, 0.4, 0.4), metrics(0.35, 0.5, 0.5)])
+    market = target("market", [metrics(0.5, 0.3, 0.1)])  # one split, several matches a query
+    table = format_table(protocol_result(viper, market))
+    rows = {line.split()[0]: line for line in table.splitlines()}
+    assert rows["viper"].endswith(
+        "30.0 ± 5.0  90.0 ± 0.0  95.0 ± 0.0  100.0 ± 0.0  45.0 ± 5.0  = mAP"
+    )
+    assert rows["market"].split()[2:] == ["50.0", "90.0", "95.0", "100.0", "30.0", "10.0"]
+    assert "±" not in rows["market"] and "+-" not in table
+
+    only_single_shot = format_table(protocol_result(viper))
+    assert "mINP" not in only_single_shot.splitlines()[0]
+    assert only_single_shot.splitlines()[-1] == (
+        "mINP not shown: it equals mAP on every split (one true match per query)"
+    )

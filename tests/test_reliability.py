@@ -16,6 +16,7 @@ import contextlib
 import errno
 import json
 import os
+import shlex
 import signal
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -281,10 +282,19 @@ def test_cli_train_refuses_a_folder_holding_a_run(
     assert main(["train", *train_args(tmp_path, out)]) == 1  # the guard passed; no data
     assert "dataset 'market1501' not found" in capsys.readouterr().err
     assert (out / "config.yaml").is_file()
+    logged = [ln for ln in (out / "train.log").read_text().splitlines() if " ERROR " in ln]
+    assert len(logged) == 1 and "dataset 'market1501' not found" in logged[0]
 
+    # no checkpoint yet: nothing to lose, the same command runs again there
+    assert main(["train", *train_args(tmp_path, out)]) == 1
+    assert "dataset 'market1501' not found" in capsys.readouterr().err
+    ckpt = out / "checkpoints" / "last.pt"
+    ckpt.parent.mkdir()
+    ckpt.write_bytes(b"a checkpoint")
     assert main(["train", *train_args(tmp_path, out)]) == 1
     err = capsys.readouterr().err
-    assert f"{out} already holds a run" in err and "--resume" in err and "--overwrite" in err
+    assert f"{out} already holds a run ({ckpt} exists)" in err
+    assert "--resume" in err and "--overwrite" in err
 
     changed = train_args(tmp_path, out, "train.epochs=3", "train.lr=0.5", "train.log_every=1")
     assert main(["train", *changed, "--resume"]) == 1
@@ -322,3 +332,31 @@ def test_sigint_saves_and_prints_resume_command(tmp_path: Path) -> None:
     assert f"stopped by SIGINT after iteration {step} of 12" in proc.stderr
     assert "Resume with: dgreid train cfg.yaml --resume" in proc.stderr
     assert "KeyboardInterrupt" not in proc.stderr
+
+
+def test_ctrl_c_before_the_first_checkpoint_exits_130_and_names_the_command(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C while the images are cached: exit 130, the message and train.log say how to go
+    on; with no checkpoint written, that is the same command again, which is not refused."""
+    import dgreid.experiments.train_run as train_run
+
+    def interrupted(*args: object, **kw: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(train_run, "load_sources", interrupted)
+    out = tmp_path / "run"
+    argv = train_args(tmp_path, out)
+    assert main(["train", *argv]) == 130
+    err = capsys.readouterr().err
+    rerun = shlex.join(["dgreid", "train", *argv])
+    assert f"interrupted before the first checkpoint; start again with: {rerun}" in err
+    log_text = (out / "train.log").read_text()
+    assert "WARNING" in log_text and f"start again with: {rerun}" in log_text
+
+    ckpt = out / "checkpoints" / "last.pt"  # with a checkpoint, the hint is --resume
+    ckpt.parent.mkdir()
+    ckpt.write_bytes(b"a checkpoint")
+    assert main(["train", *argv, "--resume"]) == 130
+    err = capsys.readouterr().err
+    assert f"the last checkpoint is {ckpt}; resume with: {rerun} --resume" in err

@@ -1,4 +1,5 @@
-"""A run folder is never silently overwritten; a resumed run must keep its config."""
+"""A run folder is never silently overwritten (one whose run wrote no checkpoint yet may be
+started again); a resumed run must keep its config."""
 
 from __future__ import annotations
 
@@ -16,7 +17,11 @@ def test_fresh_then_refuse_then_resume_then_overwrite(tmp_path: Path) -> None:
     prepare_run_dir(cfg, resume=False, overwrite=False)
     assert (out / "config.yaml").exists()
     (out / "marker").write_text("keep")
-    with pytest.raises(RunFolderError, match="--resume.*--overwrite"):
+    prepare_run_dir(cfg, resume=False, overwrite=False)  # no checkpoint yet: nothing to lose
+    assert (out / "marker").exists()
+    (out / "checkpoints").mkdir()
+    (out / "checkpoints" / "last.pt").write_bytes(b"state")
+    with pytest.raises(RunFolderError, match="last.pt exists.*--resume.*--overwrite"):
         prepare_run_dir(cfg, resume=False, overwrite=False)
     assert (out / "marker").exists()  # nothing lost
     prepare_run_dir(cfg, resume=True, overwrite=False)

@@ -523,3 +523,43 @@ def test_the_default_optimizer_step_unscales_a_scaled_loss() -> None:
     Method.optimizer_step(method, loss, optimizer, scaler, 0, recompute=lambda: pytest.fail())
     assert float(method.w.detach()) == pytest.approx(0.6, abs=1e-6)
     assert scaler.get_scale() == 2.0**16  # no overflow: the scale stays until its growth interval
+
+
+def test_progress_lines_show_losses_from_the_first_step_the_epoch_and_the_final_loss(
+    records: list, tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DGREID_PROGRESS_EVERY", "0")  # a plain line per iteration
+    make_trainer(fresh(), records, tmp_path, progress=True, log_every=5).train()
+    lines = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("train: ")]
+    assert len(lines) == 12
+    assert "1/12 it" in lines[0] and "epoch=1/3" in lines[0] and "loss=" in lines[0]
+    assert "epoch=2/3" in lines[4] and "epoch=3/3" in lines[-1]
+    last_logged = [r for r in read_metrics(tmp_path / "metrics.jsonl") if "loss" in r][-1]
+    assert last_logged["step"] == 12
+    assert f"loss={last_logged['loss']:.3f}" in lines[-1]
+    assert f"ce={last_logged['ce']:.3f}" in lines[-1]
+
+
+def test_a_truncated_last_checkpoint_falls_back_to_the_previous_one(
+    records: list, reference: dict, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    def crash(step: int, losses: dict) -> None:
+        if step == 10:
+            raise RuntimeError("simulated crash")
+
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        make_trainer(fresh(), records, tmp_path, on_step=crash).train()
+    ckpt = tmp_path / "checkpoints" / "last.pt"
+    previous = ckpt.with_name("last.prev.pt")
+    assert load_checkpoint(ckpt)["step"] == 8 and load_checkpoint(previous)["step"] == 4
+    ckpt.write_bytes(ckpt.read_bytes()[:1000])  # a copy cut short
+    method = fresh()
+    summary = make_trainer(method, records, tmp_path).train(resume=True)
+    assert summary.resumed_from_step == 4 and summary.steps == 12
+    assert_same_weights(method.state_dict(), reference)
+    warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert any(str(previous) in m and "iteration 4" in m for m in warned)
+
+    ckpt.unlink()  # killed between the two renames: only the previous one is there
+    with pytest.raises(TrainingError, match="exists"):
+        make_trainer(fresh(), records, tmp_path).train(resume=False)

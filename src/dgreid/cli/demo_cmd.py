@@ -14,7 +14,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="render the synthetic benchmark, train baseline / DualNorm / ours, compare, report",
     )
     p.add_argument("--out", default="demo_out", help="output folder (reused on a re-run)")
-    p.add_argument("--quick", action="store_true", help="a small budget (about 2 minutes)")
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="a small budget (about 2 minutes); writes OUT/quick/, report OUT/quick/report.html",
+    )
     p.add_argument("--seed", type=int, default=0, help="seed of the data and the training")
     p.set_defaults(func=run)
 

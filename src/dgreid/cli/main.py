@@ -59,6 +59,6 @@ def main(argv: list[str] | None = None) -> int:
     except DgreidError as e:
         print(f"dgreid: error: {e}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        print("dgreid: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as e:  # its message, when it has one, says how to go on
+        print(f"dgreid: {e}" if str(e) else "dgreid: interrupted", file=sys.stderr)
         return 130

@@ -41,6 +41,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", default="ranked.csv", help="ranked lists: .csv or .json")
     p.add_argument("--html", help="also write browsable pages (index .html path or a folder)")
     p.add_argument("--page-size", type=int, default=50, help="queries per HTML page")
+    p.add_argument(
+        "--html-absolute-links",
+        action="store_true",
+        help="link the HTML pages to the images by absolute file:// paths (default: relative "
+        "paths, which name no local folder)",
+    )
     p.add_argument("--batch-size", type=int, default=64, help="images per batch (default 64)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     p.add_argument("--workers", type=int, default=2, help="image-decoding processes")
@@ -112,7 +118,10 @@ def run(args: argparse.Namespace) -> int:
         from dgreid.deploy.search import ranked_queries
 
         index = write_ranked_html(
-            args.html, ranked_queries(query, gallery, ranking), page_size=args.page_size
+            args.html,
+            ranked_queries(query, gallery, ranking),
+            page_size=args.page_size,
+            absolute_links=args.html_absolute_links,
         )
         print(f"HTML pages: {index}")
     return 0

@@ -29,13 +29,14 @@ def run(args: argparse.Namespace) -> int:
     from dgreid.engine.distributed import is_main_process
     from dgreid.experiments.train_run import run_training
 
-    hint = shlex.join(["dgreid", "train", args.config, *args.overrides, "--resume"])
+    command = ["dgreid", "train", args.config, *args.overrides]
     result = run_training(
         cfg,
         resume=args.resume,
         overwrite=args.overwrite,
         evaluate=not args.no_eval,
-        resume_hint=hint,
+        resume_hint=shlex.join([*command, "--resume"]),
+        rerun_hint=shlex.join(command),
     )
     if is_main_process():  # once under torchrun
         print(f"\nrun folder: {result.out_dir}\nmodel: {result.model_path}")

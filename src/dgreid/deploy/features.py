@@ -112,7 +112,10 @@ def extract_folder(
     feats: list[torch.Tensor] = []
     kept: list[str] = []
     skipped: list[Skipped] = []
-    bar = progress_bar(total=len(paths), unit="img", disable=not progress, file=sys.stderr)
+    bar = progress_bar(
+        total=len(paths), desc="embedding images", unit="img", disable=not progress,
+        file=sys.stderr,
+    )  # fmt: skip
     for items in loader:
         good = [(i, t) for i, t, _ in items if t is not None]
         skipped += [Skipped(str(paths[i]), msg) for i, t, msg in items if t is None]

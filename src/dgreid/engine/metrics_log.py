@@ -69,10 +69,14 @@ class LossWindow:
             self.sums[key] = self.sums.get(key, 0.0) + value.detach().float()
         self.steps += 1
 
+    def means(self) -> dict[str, float]:
+        """The mean of each term since the last flush (nothing is reset)."""
+        return {k: float(v) / max(self.steps, 1) for k, v in self.sums.items()}
+
     def flush(self, batch_size: int) -> tuple[dict[str, float], float]:
         """The mean of each term and the images per second since the last flush; then reset."""
         elapsed = time.perf_counter() - self.t0
         images_per_s = self.steps * batch_size / max(elapsed, 1e-9)
-        means = {k: float(v) / max(self.steps, 1) for k, v in self.sums.items()}
+        means = self.means()
         self.sums, self.steps, self.t0 = {}, 0, time.perf_counter()
         return means, images_per_s

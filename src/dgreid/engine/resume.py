@@ -5,10 +5,16 @@ The file (a ``train-state`` checkpoint, :mod:`dgreid.engine.checkpoint_file`) ho
 optimizer and scaler states, every rank's RNG state, the iteration, and two things a resume is
 checked against: the sampler's settings (a different stream would make the rest of the run
 differ) and the run config (:func:`~dgreid.engine.checkpoint_file.resume_diff`).
+
+Each save first renames the checkpoint it replaces to ``last.prev.pt``: a ``last.pt`` that cannot
+be read (a truncated copy, a damaged disk) is not the end of the run, a resume falls back to the
+previous one and says so.
 """
 
 from __future__ import annotations
 
+import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +32,9 @@ from dgreid.engine.checkpoint_file import (
 from dgreid.engine.optim import schedule_state
 from dgreid.engine.rng import capture_rng, restore_rng
 from dgreid.engine.settings import RunLabels, TrainSettings
-from dgreid.errors import TrainingError
-from dgreid.utils.io import WriteError
+from dgreid.errors import CheckpointError, TrainingError
+
+log = logging.getLogger(__name__)
 
 #: The optimizer and its gradient scaler, saved and restored together.
 Optim = tuple[torch.optim.Optimizer, torch.amp.GradScaler]
@@ -46,6 +53,7 @@ class RunCheckpoint:
         sampler_meta: dict[str, Any],
     ) -> None:
         self.path = out_dir / "checkpoints" / "last.pt"
+        self.previous = self.path.with_name("last.prev.pt")
         self.labels, self.settings, self.method_name = labels, settings, method_name
         self.sampler_meta = sampler_meta
         self.iters_per_epoch = int(sampler_meta["iters_per_epoch"])
@@ -58,10 +66,15 @@ class RunCheckpoint:
         rng = D.gather_objects(capture_rng())
         error = ""
         if info.is_main:
+            kept = self.path.is_file()
             try:
+                if kept:
+                    os.replace(self.path, self.previous)  # atomic: one of the two is whole
                 save_checkpoint(self.path, self._state(method, opt, step, info, rng))
-            except WriteError as e:  # disk full, read-only folder, ...
+            except OSError as e:  # disk full, read-only folder (a WriteError), ...
                 error = str(e)
+                if kept and self.previous.is_file():
+                    os.replace(self.previous, self.path)  # the previous one stays last.pt
         (failed,) = D.any_flags([bool(error)], device)
         if failed:
             raise TrainingError(
@@ -90,11 +103,34 @@ class RunCheckpoint:
             "rng": rng,
         }
 
+    def exists(self) -> bool:
+        """Whether the run saved a checkpoint (``last.pt``, or the previous one alone when the
+        run was killed between the two renames)."""
+        return self.path.is_file() or self.previous.is_file()
+
+    def _read(self) -> tuple[Path, dict[str, Any]]:
+        """``last.pt`` and its state; the previous checkpoint when ``last.pt`` is missing or
+        cannot be read (the error names both when neither can)."""
+        kind = {"expected_kind": "train-state", "expected_method": self.method_name}
+        try:
+            return self.path, load_checkpoint(self.path, **kind)
+        except CheckpointError as e:
+            if not self.previous.is_file():
+                raise
+            try:
+                state = load_checkpoint(self.previous, **kind)
+            except CheckpointError as e2:
+                raise CheckpointError(f"{e}; the previous checkpoint too: {e2}") from None
+            log.warning(
+                "%s; resuming from the previous checkpoint %s (iteration %d)",
+                e, self.previous, int(state["step"]),
+            )  # fmt: skip
+            return self.previous, state
+
     def load(self, method: nn.Module, opt: Optim, info: D.DistInfo) -> int:
         """Restore the saved states into ``method`` and ``opt`` and this rank's RNG; return the
         iteration to continue from. A sampler or config that differs is refused, listing keys."""
-        path = self.path
-        state = load_checkpoint(path, expected_kind="train-state", expected_method=self.method_name)
+        path, state = self._read()
         diffs = config_diff(state.get("sampler", {}), self.sampler_meta)
         if self.labels.config and state.get("config"):
             diffs += resume_diff(state["config"], self.labels.config)

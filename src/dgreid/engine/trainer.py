@@ -116,12 +116,12 @@ class Trainer:
 
         # ---- resume ----
         step, resumed_from = 0, None  # the iteration to start at, and where a resume found it
-        if self.checkpoint_path.is_file() and not resume:
+        if self.checkpoint.exists() and not resume:
             raise TrainingError(
                 f"{self.checkpoint_path} exists: resume that run ({self.labels.resume_hint}) or "
                 f"choose another output folder"
             )
-        if resume and self.checkpoint_path.is_file():
+        if resume and self.checkpoint.exists():
             step = resumed_from = self.checkpoint.load(method, opt, info)
             log.info("%s: resumed from %s at iteration %d", self.name, self.checkpoint_path, step)
         metrics.truncate_after(step)  # drop what a killed run logged past its checkpoint
@@ -136,10 +136,11 @@ class Trainer:
         last_eval: dict = {}
         images_per_s, last_eval_step = 0.0, -1
         window = LossWindow()
+        epochs = -(-total // iters)  # the epochs this run reaches (max_iters may cut the last)
+        shown = self.progress and info.is_main
         bar = progress_bar(
-            total=total, initial=step, desc=self.name, dynamic_ncols=True,
-            disable=not (self.progress and info.is_main),
-        )  # fmt: skip
+            total=total, initial=step, desc=self.name, dynamic_ncols=True, disable=not shown
+        )
         with StopRequest() as stop, bar:
             while step < total:
                 epoch, offset = divmod(step, iters)
@@ -161,7 +162,6 @@ class Trainer:
                         raise self._nonfinite_error(step, epoch, out)
                     method.optimizer_step(out, optimizer, scaler, step, losses)
                     step += 1
-                    bar.update(1)
                     window.add(out)
                     if step % max(s.log_every, 1) == 0 or step == total:
                         last_losses, images_per_s = window.flush(s.batch_size)
@@ -169,7 +169,12 @@ class Trainer:
                             {"step": step, "epoch": epoch, "lr": lr, **last_losses,
                              "images_per_s": round(images_per_s, 2)}
                         )  # fmt: skip
-                        bar.set_postfix({k: f"{v:.3f}" for k, v in last_losses.items()})
+                        bar.set_postfix(_postfix(epoch, epochs, last_losses))
+                    elif shown and not last_losses:  # before the first log line: the losses so far
+                        bar.set_postfix(_postfix(epoch, epochs, window.means()))
+                    elif (step - 1) % iters == 0:  # an epoch's first step: its counter
+                        bar.set_postfix(_postfix(epoch, epochs, last_losses))
+                    bar.update(1)  # after the postfix: the line it may write shows this step
                     if self.on_step is not None:
                         self.on_step(step, {k: float(v.detach()) for k, v in out.items()})
                     if stopping:
@@ -253,3 +258,8 @@ class Trainer:
             metrics.write({"step": step, "epoch": epoch, "eval": result})
         D.barrier()
         return result
+
+
+def _postfix(epoch: int, epochs: int, losses: dict[str, float]) -> dict[str, str]:
+    """The training bar's postfix: ``epoch=E/N`` (1-based) and each loss term to 3 decimals."""
+    return {"epoch": f"{epoch + 1}/{epochs}", **{k: f"{v:.3f}" for k, v in losses.items()}}

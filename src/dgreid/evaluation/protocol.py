@@ -167,13 +167,29 @@ def _summarise(name: str, splits: list[SplitResult]) -> TargetResult:
 
 
 def format_table(result: ProtocolResult, keys: tuple[str, ...] = METRIC_KEYS) -> str:
-    """A text table: one row per target and the average, ``mean +- std`` in percent."""
+    """A text table: one row per target and the average, ``mean ± std`` over the splits in
+    percent (the mean alone for one split).
+
+    mINP equals mAP where each query has one true match in the gallery (a single-shot gallery,
+    as in VIPeR): such a target's mINP cell reads ``= mAP``, and when every target is one, the
+    column is left out and a note under the table says why.
+    """
+    same = {n for n, t in result.targets.items() if _minp_is_map(t)} if "mINP" in keys else set()
+    dropped = bool(same) and same == set(result.targets) and "mAP" in keys
+    if dropped:
+        keys = tuple(k for k in keys if k != "mINP")
     head = ["target", "splits", *keys]
     rows = []
-    for t in result.targets.values():
-        cells = [f"{100 * t.mean[k]:5.1f} +- {100 * t.std[k]:4.1f}" for k in keys]
+    for name, t in result.targets.items():
+        one = len(t.splits) == 1
+        cells = [
+            "= mAP" if k == "mINP" and name in same
+            else f"{100 * t.mean[k]:.1f}" if one
+            else f"{100 * t.mean[k]:.1f} ± {100 * t.std[k]:.1f}"
+            for k in keys
+        ]  # fmt: skip
         rows.append([t.name, str(len(t.splits)), *cells])
-    rows.append(["average", "", *[f"{100 * result.average[k]:5.1f}" for k in keys]])
+    rows.append(["average", "", *[f"{100 * result.average[k]:.1f}" for k in keys]])
     widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
 
     def line(cells: list[str]) -> str:
@@ -182,7 +198,15 @@ def format_table(result: ProtocolResult, keys: tuple[str, ...] = METRIC_KEYS) ->
         ).rstrip()
 
     rule = "-" * len(line(head))
-    return "\n".join([line(head), rule, *[line(r) for r in rows[:-1]], rule, line(rows[-1])])
+    lines = [line(head), rule, *[line(r) for r in rows[:-1]], rule, line(rows[-1])]
+    if dropped:
+        lines.append("mINP not shown: it equals mAP on every split (one true match per query)")
+    return "\n".join(lines)
+
+
+def _minp_is_map(target: TargetResult) -> bool:
+    """Whether mINP equals mAP on every split of ``target`` (one true match per query)."""
+    return all(abs(s.metrics["mINP"] - s.metrics["mAP"]) < 1e-9 for s in target.splits)
 
 
 def result_to_dict(result: ProtocolResult) -> dict[str, Any]:

@@ -1,5 +1,5 @@
 """``dgreid compare``: train (or reuse) every method of a spec on the same data, splits and
-budget, pool their results, and write the paper's Tables III-V with mean +- std over splits and
+budget, pool their results, and write the paper's Tables III-V with mean ± std over splits and
 seeds (rendered by :mod:`dgreid.report.tables`)."""
 
 from __future__ import annotations

@@ -64,6 +64,12 @@ class DemoSettings:
     def runs_dir(self) -> Path:
         return self.out_dir / ("quick" if self.quick else "full")
 
+    @property
+    def report_path(self) -> Path:
+        """``OUT/report.html``; the quick demo's in its own folder, ``OUT/quick/report.html``,
+        so that it never replaces a full demo's report."""
+        return (self.runs_dir if self.quick else self.out_dir) / "report.html"
+
 
 def demo_spec(s: DemoSettings) -> CompareSpec:
     """configs/synthetic/compare.yaml (its shared base.yaml and per-method overrides) for
@@ -94,7 +100,8 @@ def render_data(s: DemoSettings) -> None:
 def ranked_examples(
     result: CompareResult, method: str, per_target: int = 3, topk: int = 8
 ) -> dict[str, list[RankedQuery]]:
-    """A few probes of each target's first split, ranked by ``method``'s model."""
+    """A few probes of each target's first split, ranked by ``method``'s model: the top
+    ``topk``, and the first true match with its rank wherever it is in the gallery."""
     from dgreid.deploy.api import load
     from dgreid.evaluation.distance import topk_search
 
@@ -107,23 +114,17 @@ def ranked_examples(
         queries = split.query[:per_target]
         qf = model.embed([r.path for r in queries])
         gf = model.embed([r.path for r in split.gallery])
-        dist, idx = topk_search(qf, gf, topk)
-        out[target] = [
-            RankedQuery(
-                path=q.path,
-                pid=q.pid,
-                camid=q.camid,
-                matches=[
-                    RankedMatch(
-                        split.gallery[int(j)].path,
-                        float(d),
-                        split.gallery[int(j)].pid == q.pid,
-                    )
-                    for d, j in zip(dist[i].tolist(), idx[i].tolist())
-                ],
+        dist, idx = topk_search(qf, gf, len(split.gallery))  # the whole ranking
+        out[target] = []
+        for i, q in enumerate(queries):
+            ranking = [
+                RankedMatch(split.gallery[j].path, float(d), split.gallery[j].pid == q.pid)
+                for d, j in zip(dist[i].tolist(), idx[i].tolist())
+            ]
+            first = next(((r, m) for r, m in enumerate(ranking, 1) if m.is_match), None)
+            out[target].append(
+                RankedQuery(q.path, ranking[:topk], q.pid, q.camid, true_match=first)
             )
-            for i, q in enumerate(queries)
-        ]
     return out
 
 
@@ -132,10 +133,9 @@ def run_demo(s: DemoSettings) -> tuple[CompareResult, Path]:
     t0 = time.perf_counter()
     render_data(s)
     result = run_compare(demo_spec(s), quick=s.quick, overrides=demo_overrides(s))
-    best = max(result.methods, key=lambda m: result.methods[m].avg_rank1[0])
-    ranked = ranked_examples(result, "episodic" if "episodic" in result.methods else best)
+    ranked = {m: ranked_examples(result, m) for m in result.methods}
     report = write_demo_report(
-        s.out_dir / ("report-quick.html" if s.quick else "report.html"),
+        s.report_path,
         result,
         ranked,
         quick=s.quick,

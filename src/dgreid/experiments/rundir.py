@@ -1,13 +1,15 @@
 """The run folder: its layout, and the rules that keep one run from overwriting another.
 
-Layout of ``RUN/``: ``config.yaml`` (resolved config), ``checkpoints/last.pt`` (training state),
-``model.pt`` (inference model), ``metrics.jsonl``, ``splits.json``, ``results.json``,
-``environment.json`` (torch version, CPU instruction set, threads: what the numbers depend on),
-``stage1/<domain>/`` (episodic per-domain extractors).
+Layout of ``RUN/``: ``config.yaml`` (resolved config), ``checkpoints/last.pt`` (training
+state; ``last.prev.pt`` the one before it), ``model.pt`` (inference model), ``metrics.jsonl``,
+``splits.json``, ``results.json``, ``train.log``, ``environment.json`` (torch version, CPU
+instruction set, threads: what the numbers depend on), ``stage1/<domain>/`` (episodic
+per-domain extractors).
 """
 
 from __future__ import annotations
 
+import logging
 import shutil
 from pathlib import Path
 
@@ -19,6 +21,8 @@ from dgreid.engine.checkpoint_file import resume_diff
 from dgreid.errors import DgreidError
 from dgreid.utils.io import atomic_write_text
 
+log = logging.getLogger(__name__)
+
 CONFIG_NAME = "config.yaml"
 
 
@@ -26,12 +30,18 @@ class RunFolderError(DgreidError):
     """A run folder holds another run, or a resumed run's config differs from the saved one."""
 
 
+def saved_weights(out: Path) -> Path | None:
+    """The first checkpoint or model file (``*.pt``) in the run folder ``out``, if any."""
+    return next(iter(sorted(out.rglob("*.pt"))), None) if out.is_dir() else None
+
+
 def prepare_run_dir(cfg: Config, resume: bool, overwrite: bool) -> Path:
     """Create or reopen ``cfg.output_dir`` and save the resolved config there.
 
-    A folder that already holds a run needs ``resume`` (same config, continue) or ``overwrite``
-    (start again, after deleting it). Resuming with a different config is refused with the list
-    of differing keys.
+    A folder that already holds a run (a checkpoint or a model file) needs ``resume`` (same
+    config, continue) or ``overwrite`` (start again, after deleting it). Resuming with a
+    different config is refused with the list of differing keys. A folder whose run stopped
+    before writing any checkpoint holds nothing to lose: a plain rerun starts it again there.
     """
     out = Path(cfg.output_dir)
     saved_path = out / CONFIG_NAME
@@ -48,10 +58,14 @@ def prepare_run_dir(cfg: Config, resume: bool, overwrite: bool) -> Path:
                     + "\nresume with the saved values of these keys, start a new run in another "
                     "folder, or pass --overwrite to discard this one"
                 )
-        else:
+        elif (held := saved_weights(out)) is not None:
             raise RunFolderError(
-                f"{out} already holds a run ({saved_path} exists); pass --resume to continue it "
+                f"{out} already holds a run ({held} exists); pass --resume to continue it "
                 "or --overwrite to start again, or choose another output_dir"
+            )
+        else:
+            log.info(
+                "%s holds no checkpoint (its run stopped before the first): starting it again", out
             )
     elif resume and not (out / "checkpoints").exists():
         raise RunFolderError(f"cannot resume: no run in {out} ({saved_path} not found)")

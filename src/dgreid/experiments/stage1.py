@@ -312,7 +312,7 @@ def _train_one(
             resume_hint=f"dgreid train ... --resume (stage 1, {name})",
         ),
     )
-    trainer.train(resume=(folder / "checkpoints" / "last.pt").is_file())
+    trainer.train(resume=trainer.checkpoint.exists())
     if is_main_process():
         atomic_torch_save(weights, {k: v.cpu() for k, v in method.state_dict().items()})
     barrier()

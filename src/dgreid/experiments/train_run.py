@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterator
+import sys
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,14 +21,15 @@ from dgreid.data.datasets import build_dataset
 from dgreid.data.image_cache import ImageCache
 from dgreid.data.sources import SourceSet, merge_sources, summary_table
 from dgreid.deploy.model_file import make_meta, save_model_file
-from dgreid.engine import Trainer
+from dgreid.engine import Trainer, TrainingInterrupted
 from dgreid.engine.device import resolve_train_device
 from dgreid.engine.distributed import barrier, init_distributed, is_main_process
 from dgreid.engine.environment import numeric_environment, record_environment
 from dgreid.engine.threads import set_training_threads
+from dgreid.errors import DgreidError
 from dgreid.evaluation.protocol import ProtocolResult
 from dgreid.experiments.evaluate import PeriodicEvaluation, evaluate_method
-from dgreid.experiments.rundir import prepare_run_dir
+from dgreid.experiments.rundir import prepare_run_dir, saved_weights
 from dgreid.experiments.stage1 import train_extractors
 from dgreid.experiments.synthdata import ensure_synthetic_data
 from dgreid.experiments.trainer_args import image_cache, image_stream, run_labels, train_settings
@@ -120,8 +122,15 @@ def run_training(
     overwrite: bool = False,
     evaluate: bool = True,
     resume_hint: str = "",
+    rerun_hint: str = "",
 ) -> RunResult:
-    """Train ``cfg`` into ``cfg.output_dir``, save ``model.pt``, evaluate on the targets."""
+    """Train ``cfg`` into ``cfg.output_dir``, save ``model.pt``, evaluate on the targets.
+
+    ``train.log`` in the run folder records the run, and how it ended: the results, or the
+    error, or the interruption with the command that continues it (``resume_hint``, or
+    ``rerun_hint`` when no checkpoint was written yet). Ctrl-C outside the training loop (which
+    stops by itself after a step) raises KeyboardInterrupt with that command as its message.
+    """
     out = Path(cfg.output_dir)
     init_distributed(resolve_train_device(cfg.train.device))  # under torchrun: know the rank first
     if not resume:
@@ -129,8 +138,38 @@ def run_training(
     if is_main_process():
         prepare_run_dir(cfg, resume=resume, overwrite=overwrite)
     barrier()
-    with _log_file(out / "train.log"):
-        return _train_and_evaluate(cfg, out, resume, evaluate, resume_hint)
+    resume_hint = resume_hint or f"dgreid train {out / 'config.yaml'} --resume"
+    with _log_file(out / "train.log") as note:
+        try:
+            return _train_and_evaluate(cfg, out, resume, evaluate, resume_hint)
+        except KeyboardInterrupt:
+            why = _interrupted(
+                out, resume_hint, rerun_hint or f"dgreid train {out / 'config.yaml'}"
+            )
+            note(logging.WARNING, why)
+            raise KeyboardInterrupt(why) from None
+        except TrainingInterrupted as e:  # a signal in the loop: it saved and says how to resume
+            note(logging.WARNING, str(e))
+            raise
+        except DgreidError as e:
+            note(logging.ERROR, f"{type(e).__name__}: {e}")
+            raise
+        except Exception as e:
+            note(logging.ERROR, f"{type(e).__name__}: {e}", exc_info=True)
+            raise
+
+
+def _interrupted(out: Path, resume_hint: str, rerun_hint: str) -> str:
+    """What Ctrl-C outside the training loop leaves, and the command that goes on from there."""
+    model = out / MODEL_FILE
+    if model.is_file():
+        return (
+            f"interrupted after the model was saved to {model}; evaluate it with: dgreid eval {out}"
+        )
+    held = saved_weights(out)
+    if held is not None:
+        return f"interrupted; the last checkpoint is {held}; resume with: {resume_hint}"
+    return f"interrupted before the first checkpoint; start again with: {rerun_hint}"
 
 
 def _train_and_evaluate(
@@ -162,7 +201,7 @@ def _train_and_evaluate(
         image_stream(cfg, sources.records, cache),
         out,
         settings,
-        run_labels(cfg, resume_hint or f"dgreid train {out / 'config.yaml'} --resume"),
+        run_labels(cfg, resume_hint),
         eval_fn=periodic,
     )
     summary = trainer.train(resume=resume)
@@ -179,19 +218,30 @@ def _train_and_evaluate(
     return RunResult(out, model_path, result, source_result)
 
 
+#: ``note(level, message, exc_info=False)``: a line for ``train.log`` alone.
+Note = Callable[..., None]
+
+
 @contextlib.contextmanager
-def _log_file(path: Path) -> Iterator[None]:
-    """Mirror the toolkit's log into the run folder for the run's duration (rank 0 only)."""
+def _log_file(path: Path) -> Iterator[Note]:
+    """Mirror the toolkit's log into the run folder for the run's duration (rank 0 only);
+    yields a function that writes a line to that file alone (the console hears of an error
+    from the command line's own message, once)."""
     if not is_main_process():
-        yield
+        yield lambda level, msg, exc_info=False: None
         return
     path.parent.mkdir(parents=True, exist_ok=True)
     handler = logging.FileHandler(path, encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger("dgreid")
     root.addHandler(handler)
+
+    def note(level: int, msg: str, exc_info: bool = False) -> None:
+        info = sys.exc_info() if exc_info else None
+        handler.handle(log.makeRecord(log.name, level, __file__, 0, msg, (), info))
+
     try:
-        yield
+        yield note
     finally:
         root.removeHandler(handler)
         handler.close()

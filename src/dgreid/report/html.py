@@ -22,11 +22,13 @@ from dgreid.utils.io import atomic_write_text
 _CSS = """
 body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
 table{border-collapse:collapse;margin:1em 0}th,td{border:1px solid #ccc;padding:4px 8px;
-text-align:right}th:first-child,td:first-child{text-align:left}.best{font-weight:bold;
-background:#e7f6e7}.curves img{width:320px;margin:4px}.q{display:flex;gap:3px;align-items:flex-end;
+text-align:right;white-space:nowrap}th:first-child,td:first-child{text-align:left}
+.best{font-weight:bold;background:#e7f6e7}.curves img{width:320px;margin:4px}
+.q{display:flex;gap:3px;align-items:flex-end;
 margin:6px 0}.q figure{margin:0;text-align:center;font-size:10px}.q img{width:40px;height:80px;
 image-rendering:pixelated;border:3px solid #ddd}.q .probe img{border-color:#36c}
 .q .hit img{border-color:#2a2}.q .miss img{border-color:#d33}.note{color:#555}
+.q .who{width:7em;align-self:center;font-size:12px}.q .gap{align-self:center;padding:0 4px}
 """
 
 
@@ -41,21 +43,40 @@ def data_uri_png(path: str | Path, size: tuple[int, int] | None = None) -> str:
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-def _ranked_rows(queries: Sequence[RankedQuery]) -> str:
-    rows = []
-    for q in queries:
-        cells = [
-            f'<figure class="probe"><img src="{data_uri_png(q.path, (32, 64))}">'
-            f"<figcaption>probe</figcaption></figure>"
-        ]
-        for rank, m in enumerate(q.matches, 1):
-            cls = "hit" if m.is_match else "miss"
-            cells.append(
-                f'<figure class="{cls}"><img src="{data_uri_png(m.path, (32, 64))}">'
-                f"<figcaption>{rank}: {m.distance:.2f}</figcaption></figure>"
-            )
-        rows.append(f'<div class="q">{"".join(cells)}</div>')
-    return "\n".join(rows)
+def _figure(path: str, cls: str, caption: str) -> str:
+    return (
+        f'<figure class="{cls}"><img src="{data_uri_png(path, (32, 64))}">'
+        f"<figcaption>{html.escape(caption)}</figcaption></figure>"
+    )
+
+
+def _ranked_row(q: RankedQuery, label: str) -> str:
+    """``label``, the probe, its ranked gallery and, when the true match is not among them,
+    that match with its rank."""
+    cells = [f'<div class="who">{html.escape(label)}</div>', _figure(q.path, "probe", "probe")]
+    for rank, m in enumerate(q.matches, 1):
+        cells.append(_figure(m.path, "hit" if m.is_match else "miss", f"{rank}: {m.distance:.2f}"))
+    if q.true_match is not None and q.true_match[0] > len(q.matches):
+        rank, m = q.true_match
+        cells.append('<span class="gap">&hellip;</span>')
+        cells.append(_figure(m.path, "hit", f"{rank}: {m.distance:.2f}"))
+    return f'<div class="q">{"".join(cells)}</div>'
+
+
+def _ranked_section(ranked: Mapping[str, Mapping[str, Sequence[RankedQuery]]]) -> str:
+    """Per target, each probe ranked by every method in turn (``ranked``: method -> target ->
+    probes, the same probes for every method)."""
+    targets = list(dict.fromkeys(t for per_method in ranked.values() for t in per_method))
+    parts = []
+    for t in targets:
+        rows = []
+        probes = max(len(per_method.get(t, [])) for per_method in ranked.values())
+        for i in range(probes):
+            for method, per_method in ranked.items():
+                if i < len(per_method.get(t, [])):
+                    rows.append(_ranked_row(per_method[t][i], display_name(method)))
+        parts.append(f"<h3>{html.escape(t)}</h3>\n" + "\n".join(rows))
+    return "\n".join(parts)
 
 
 def write_report(
@@ -65,17 +86,13 @@ def write_report(
     intro: str,
     table_html: str,
     curves: Mapping[str, Path],
-    ranked: Mapping[str, Sequence[RankedQuery]],
-    ranked_method: str,
+    ranked: Mapping[str, Mapping[str, Sequence[RankedQuery]]],
     footer: str = "",
 ) -> Path:
     """Write the report; ``table_html`` is an HTML table, ``curves`` target -> PNG path,
-    ``ranked`` target -> a few probes with their ranked gallery (from ``ranked_method``)."""
+    ``ranked`` method -> target -> a few probes with their ranked gallery."""
     curve_imgs = "".join(
         f'<img alt="CMC {html.escape(t)}" src="{data_uri_png(p)}">' for t, p in curves.items()
-    )
-    ranked_html = "".join(
-        f"<h3>{html.escape(t)}</h3>\n{_ranked_rows(qs)}" for t, qs in ranked.items()
     )
     page = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
@@ -84,12 +101,15 @@ def write_report(
 {intro}
 <h2>Results on unseen target domains</h2>
 {table_html}
+<p class="note">Percent, mean ± std over the splits. <span class="best">Bold on green</span>:
+the best mean of its column.</p>
 <h2>CMC curves</h2>
 <div class="curves">{curve_imgs}</div>
-<h2>Ranked galleries ({html.escape(ranked_method)})</h2>
-<p class="note">Blue: the probe. Then the gallery, nearest first, with its distance; a green
-frame marks the true match, red the others.</p>
-{ranked_html}
+<h2>Ranked galleries</h2>
+<p class="note">Each probe (blue) as every method ranks the gallery, nearest first, with the
+distance; a green frame marks the true match, red the others. When the true match is not in
+the top {_shown(ranked)}, it follows the dots with its rank.</p>
+{_ranked_section(ranked)}
 {footer}
 </body></html>
 """
@@ -98,17 +118,30 @@ frame marks the true match, red the others.</p>
     return path
 
 
+def _shown(ranked: Mapping[str, Mapping[str, Sequence[RankedQuery]]]) -> int:
+    """How many gallery images each ranked list shows."""
+    return max(
+        (
+            len(q.matches)
+            for per_method in ranked.values()
+            for qs in per_method.values()
+            for q in qs
+        ),
+        default=0,
+    )
+
+
 def write_demo_report(
     path: str | Path,
     result: CompareResult,
-    ranked: Mapping[str, Sequence[RankedQuery]],
+    ranked: Mapping[str, Mapping[str, Sequence[RankedQuery]]],
     *,
     quick: bool,
     runs_dir: Path,
     seconds: float,
 ) -> Path:
     """The demo's report: what it ran, the verdict sentences, the results table, the CMC curves
-    of ``result`` and the episodic method's ``ranked`` lists; ``seconds`` is its wall time."""
+    of ``result`` and every method's ``ranked`` lists; ``seconds`` is its wall time."""
     verdict = "".join(f"<p>{line}</p>" for line in verdict_lines(result))
     intro = (
         "<p>dgreid rendered a synthetic benchmark of eight camera networks, trained three "
@@ -132,6 +165,5 @@ def write_demo_report(
         table_html=results_table_html(result),
         curves=curves,
         ranked=ranked,
-        ranked_method=display_name("episodic"),
         footer=footer,
     )

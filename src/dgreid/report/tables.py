@@ -162,18 +162,20 @@ def text_table(result: CompareResult) -> str:
     """The terminal version: rank-1 / mAP per target and average; '*' marks the best average."""
     best = max(result.methods, key=lambda m: result.methods[m].avg_rank1[0])
     cols = [t.removeprefix("synth-") for t in result.targets] + ["average"]
-    width = 17
+    cells = {}
+    for m, s in result.methods.items():
+        vals = [mean_std_percent(s.rank1[t]) for t in result.targets]
+        vals.append(mean_std_percent(s.avg_rank1))
+        maps = [f"{100 * s.mAP[t][0]:.1f}" for t in result.targets] + [f"{100 * s.avg_mAP[0]:.1f}"]
+        cells[m] = [f"{v} / {p}" for v, p in zip(vals, maps)]
+    width = 2 + max(len(c) for c in [*cols, *(c for row in cells.values() for c in row)])
     lines = [
         "rank-1 / mAP (%), mean ± std over splits",
         f"{'method':<18}" + "".join(f"{c:>{width}}" for c in cols),
     ]
-    for m, s in result.methods.items():
-        vals = [f"{100 * s.rank1[t][0]:.1f}±{100 * s.rank1[t][1]:.1f}" for t in result.targets]
-        vals.append(f"{100 * s.avg_rank1[0]:.1f}±{100 * s.avg_rank1[1]:.1f}")
-        maps = [f"{100 * s.mAP[t][0]:.1f}" for t in result.targets] + [f"{100 * s.avg_mAP[0]:.1f}"]
-        row = "".join(f"{v + ' / ' + p:>{width}}" for v, p in zip(vals, maps))
+    for m, row in cells.items():
         mark = "*" if m == best else " "
-        lines.append(f"{mark}{display_name(m):<17}{row}")
+        lines.append(f"{mark}{display_name(m):<17}" + "".join(f"{c:>{width}}" for c in row))
     lines.append("* best average rank-1")
     return "\n".join(lines)
 
