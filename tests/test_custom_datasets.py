@@ -157,7 +157,7 @@ def test_custom_target_end_to_end(tmp_path: Path, tiny_image: Img) -> None:
     result = evaluate_targets(mean_colour, None, cfg, tmp_path / "run", torch.device("cpu"))
     assert list(result.targets) == ["custom:site_c"]
     assert [s.num_query for s in result.targets["custom:site_c"].splits] == [4, 4, 4]
-    assert "custom:site_c" in targets_table(result, cfg.method.name)
+    assert "custom:site_c" in targets_table(result, cfg)
     saved = json.loads((tmp_path / "run" / "results.json").read_text())
     assert list(saved["targets"]) == ["custom:site_c"]
     splits = load_splits(tmp_path / "run" / "splits.json")
