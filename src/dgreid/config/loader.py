@@ -15,6 +15,7 @@ import logging
 import re
 import types
 import typing
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,9 +25,34 @@ from dgreid.config.schema import Config
 
 log = logging.getLogger(__name__)
 
-#: Keys removed from the schema because nothing read them. A file, override or saved run config
-#: that still holds one loads with a warning: its value never changed what a run computed.
-RETIRED_KEYS = frozenset({"model.feat_dim"})
+
+@dataclass(frozen=True)
+class Retired:
+    """A key removed from the schema. ``now`` is the value every run now computes with (the
+    switch's setting that stayed); None for a key nothing ever read."""
+
+    now: Any = None
+
+
+#: Keys removed from the schema. A saved config (a run folder's config.yaml, a model file, a
+#: checkpoint) that holds any loads with one warning naming them. In a config file or an
+#: override a removed switch is an error naming it; a key nothing ever read only warns there.
+RETIRED_KEYS: dict[str, Retired] = {
+    "model.feat_dim": Retired(),
+    "method.encoder_affine": Retired(False),
+    "method.stage1_init": Retired("shared"),
+    "method.stage1_align": Retired("none"),
+    "method.tri_global": Retired(True),
+    "method.consis_global": Retired(True),
+    "method.mixstyle": Retired(0.0),
+    "method.f_from_e": Retired(1.0),
+    "method.meta_lr": Retired(0.0),
+    "method.episode_domains": Retired("uniform"),
+    "method.memory_momentum": Retired(0.5),
+    "method.memory": Retired("learned"),
+    "method.extractor_id_loss": Retired(True),
+    "method.extractor_tri": Retired(1.0),
+}
 
 
 class ConfigError(ValueError):
@@ -144,18 +170,28 @@ _FLOAT_TEXT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
 Origins = dict[str, str]
 
 
+#: retired keys met in a saved config: dotted key -> the saved value
+Found = dict[str, Any]
+
+
 def _apply(
-    obj: Any, data: dict[str, Any], source: str, prefix: str = "", origins: Origins | None = None
+    obj: Any,
+    data: dict[str, Any],
+    source: str,
+    prefix: str = "",
+    origins: Origins | None = None,
+    saved: Found | None = None,
 ) -> None:
+    """Set the keys of ``data`` on ``obj``. ``saved`` is given for a config this program wrote
+    (its retired keys are collected there, for :func:`_warn_retired`); without it ``data`` is
+    a new file or an override, where a removed switch is an error."""
     if not isinstance(data, dict):
         raise ConfigError(f"{prefix.rstrip('.') or 'top level'} in {source}: expected a mapping")
     ftypes = _field_types(type(obj))
     for name, value in data.items():
         key = f"{prefix}{name}"
         if key in RETIRED_KEYS:
-            log.warning(
-                "%s in %s is no longer a config key (nothing read it); ignored", key, source
-            )
+            _retired(key, value, source, saved)
             continue
         if not isinstance(name, str) or name not in ftypes:
             raise _unknown(str(key), source)
@@ -163,11 +199,46 @@ def _apply(
         if dataclasses.is_dataclass(tp):
             if not isinstance(value, dict):
                 raise ConfigError(f"{key} in {source}: expected a mapping of {name}.* keys")
-            _apply(getattr(obj, name), value, source, f"{key}.", origins)
+            _apply(getattr(obj, name), value, source, f"{key}.", origins, saved)
         else:
             setattr(obj, name, _coerce(value, tp, key, source))
             if origins is not None:
                 origins[key] = source
+
+
+def _retired(key: str, value: Any, source: str, saved: Found | None) -> None:
+    """A retired key: collected in ``saved`` (a saved config), else refused (a removed switch)
+    or warned about (a key nothing ever read)."""
+    if saved is not None:
+        saved[key] = value
+        return
+    now = RETIRED_KEYS[key].now
+    if now is None:
+        log.warning("%s in %s is no longer a config key (nothing read it); ignored", key, source)
+        return
+    raise ConfigError(
+        f"{key} in {source} was removed (every run now computes with {_spelled(now)}); "
+        "delete it from the file or override"
+    )
+
+
+def _spelled(value: Any) -> str:
+    return str(yaml.safe_dump(value).split("\n")[0])
+
+
+def _warn_retired(found: Found, source: str) -> None:
+    """One warning for the retired keys of a saved config, naming each; a value other than the
+    one every run now computes with is marked, as the saved run computed something else."""
+    if not found:
+        return
+    parts = []
+    for key, value in found.items():
+        now = RETIRED_KEYS[key].now
+        differs = now is not None and value != now
+        parts.append(
+            f"{key}={_spelled(value)}" + (f" (now always {_spelled(now)})" if differs else "")
+        )
+    log.warning("%s holds keys this version no longer has, ignored: %s", source, ", ".join(parts))
 
 
 def set_key(cfg: Config, key: str, value: Any, source: str, origins: Origins | None = None) -> None:
@@ -241,19 +312,38 @@ def _file_chain(path: Path) -> list[tuple[Path, dict[str, Any]]]:
         current = current.parent / base
 
 
+#: the name of a run folder's saved config (beside its checkpoints/ or model.pt)
+RUN_CONFIG_NAME = "config.yaml"
+
+
+def is_saved_run_config(path: Path) -> bool:
+    """``path`` is a run folder's saved config: a config.yaml beside the run's checkpoints or
+    model file (written by this program, so a retired key in it only warns)."""
+    folder = path.parent
+    return path.name == RUN_CONFIG_NAME and (
+        (folder / "checkpoints").is_dir() or (folder / "model.pt").is_file()
+    )
+
+
 def load_config(
     path: str | Path | None = None, overrides: list[str] | None = None, *, check: bool = True
 ) -> Config:
     """Build a Config from defaults, an optional YAML file (and its chain of bases), then
     overrides; then check every value (:func:`~dgreid.config.checks.check_config`) unless
-    ``check`` is false."""
+    ``check`` is false. A run folder's saved config (:func:`is_saved_run_config`) is read as a
+    saved config: keys renamed since are translated, retired ones warned about once."""
     from dgreid.config.checks import check_config
 
     cfg = Config()
     origins: Origins = {}
     if path is not None:
         for file, data in _file_chain(Path(path)):
-            _apply(cfg, data, str(file), origins=origins)
+            if is_saved_run_config(file):
+                found: Found = {}
+                _apply(cfg, _renamed(data), str(file), origins=origins, saved=found)
+                _warn_retired(found, str(file))
+            else:
+                _apply(cfg, data, str(file), origins=origins)
     for key, value in parse_overrides(overrides or []):
         set_key(cfg, key, value, "command-line override", origins)
     if check:
@@ -267,9 +357,12 @@ def config_to_dict(cfg: Any) -> dict[str, Any]:
 
 
 def config_from_dict(data: dict[str, Any], source: str = "saved config") -> Config:
-    """A saved config back (keys renamed since it was saved are translated)."""
+    """A saved config back: keys renamed since it was saved are translated, and the retired
+    keys it holds are ignored with one warning naming them."""
     cfg = Config()
-    _apply(cfg, _renamed(data), source)
+    found: Found = {}
+    _apply(cfg, _renamed(data), source, saved=found)
+    _warn_retired(found, source)
     return cfg
 
 

@@ -14,12 +14,12 @@ from pathlib import Path
 import yaml
 
 from dgreid.config import Config, config_to_dict
-from dgreid.config.loader import dump_config
+from dgreid.config.loader import RUN_CONFIG_NAME, dump_config
 from dgreid.engine.checkpoint import resume_diff
 from dgreid.errors import DgreidError
 from dgreid.utils.io import atomic_write_text
 
-CONFIG_NAME = "config.yaml"
+CONFIG_NAME = RUN_CONFIG_NAME
 
 
 class RunFolderError(DgreidError):

@@ -14,9 +14,9 @@ class Method(nn.Module):
     """A DG re-ID method: owns its networks, one training step, and the inference feature.
 
     Contract:
-    - ``sampler`` is ``"pk"`` (PK batches over the union of sources), ``"episodic"`` (each
-      batch is a PK batch drawn from one source domain; ``batch.domains`` are all equal) or
-      ``"episodic_by_ids"`` (the same, the domain drawn in proportion to its identities).
+    - ``sampler`` is ``"pk"`` (PK batches over the union of sources) or ``"episodic"`` (each
+      batch is a PK batch drawn from one source domain, the domain drawn uniformly;
+      ``batch.domains`` are all equal).
     - ``train_step(batch, step)`` computes the losses of one iteration and returns a dict whose
       ``"loss"`` entry is the scalar to back-propagate; every other entry is a detached scalar
       for logging. ``step`` is the global iteration index (0-based); a method that needs extra

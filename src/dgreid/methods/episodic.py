@@ -24,8 +24,6 @@ from dgreid.methods.registry import METHODS
 from dgreid.models import Backbone, Embedding, build_backbone
 from dgreid.structures import Batch
 
-#: ``method.episode_domains`` -> the sampler that draws an episode's domains.
-EPISODE_DOMAINS = {"uniform": "episodic", "identities": "episodic_by_ids"}
 #: method.proj_init: how F's projection to the extractors' width starts
 PROJ_INITS = ("random", "identity")
 
@@ -96,18 +94,10 @@ class EpisodicMethod(Method):
         label_smooth: float = 0.1,
         seed: int = 0,
         normalize: bool = False,
-        encoder_affine: bool = False,
-        episode_domains: str = "uniform",
         head_warmup: int = 0,
         proj_init: str = "random",
     ) -> None:
         super().__init__()
-        if episode_domains not in EPISODE_DOMAINS:
-            raise TrainingError(
-                f"method.episode_domains must be one of {', '.join(EPISODE_DOMAINS)}; "
-                f"got {episode_domains!r}"
-            )
-        self.sampler = EPISODE_DOMAINS[episode_domains]
         names = list(domain_names) if domain_names is not None else []
         require_episode_domains("episodic", names, len(extractors))
         if names and len(names) != len(extractors):
@@ -126,7 +116,7 @@ class EpisodicMethod(Method):
         if proj_init == "identity" and self.backbone.out_features == feat_dim:
             nn.init.eye_(self.proj.weight)
             nn.init.zeros_(self.proj.bias)
-        self.encoder = Embedding(feat_dim, embed_dim, embed_dim, affine=encoder_affine)  # E
+        self.encoder = Embedding(feat_dim, embed_dim, embed_dim)  # E
         self.classifier = nn.Linear(embed_dim, num_classes)  # C
         self.domain_names = names
         self.feat_dim = feat_dim
@@ -170,11 +160,6 @@ class EpisodicMethod(Method):
         """F(x): the DualNorm feature projected to the extractors' width (E's input)."""
         return self.proj(self.backbone(images))
 
-    def encoder_input(self, feat: torch.Tensor) -> torch.Tensor:
-        """F(x) as E's losses see it in training: unchanged here (their gradient reaches F in
-        full, as in the paper); ``episodic_plus`` may scale that gradient."""
-        return feat
-
     def metric_space(self, v: torch.Tensor) -> torch.Tensor:
         """Where L_tri and L_consis measure E's outputs: as they are (the paper), or
         L2-normalised (``normalize``: the losses then depend neither on the embedding width nor
@@ -207,7 +192,7 @@ class EpisodicMethod(Method):
         with torch.no_grad() if step < self.head_warmup else contextlib.nullcontext():
             pooled = self.backbone.pooled(batch.images)
             feat = self.backbone.finish(pooled)
-        v = self.encoder(self.proj(self.encoder_input(feat)))
+        v = self.encoder(self.proj(feat))
         return Episode(*domains, v_j, v_k, v, self.classifier(v), pooled, feat)
 
     def losses(self, ep: Episode, batch: Batch) -> dict[str, tuple[float, torch.Tensor]]:
@@ -221,12 +206,8 @@ class EpisodicMethod(Method):
             "consis": (self.lambda_consis, consis),
         }
 
-    def step_terms(self, batch: Batch, step: int) -> dict[str, tuple[float, torch.Tensor]]:
-        """The weighted loss terms of one training step (one episode)."""
-        return self.losses(self.episode(batch, step), batch)
-
     def train_step(self, batch: Batch, step: int) -> dict[str, torch.Tensor]:
-        terms = self.step_terms(batch, step)
+        terms = self.losses(self.episode(batch, step), batch)
         loss = torch.stack([weight * value for weight, value in terms.values()]).sum()
         return {"loss": loss, **{name: value.detach() for name, (_, value) in terms.items()}}
 

@@ -137,8 +137,6 @@ def _dimn(cfg: Config, ctx: BuildContext) -> Method:
         backbone=cfg.model.backbone,
         pretrained=cfg.model.pretrained,
         width_mult=cfg.model.width_mult,
-        memory_momentum=cfg.method.memory_momentum,
-        memory=cfg.method.memory,
         label_smooth=cfg.method.label_smooth,
     )
 
@@ -152,8 +150,6 @@ def _extractor(cfg: Config, ctx: BuildContext) -> Method:
         pretrained=cfg.model.pretrained,
         width_mult=cfg.model.width_mult,
         pid_offset=ctx.pid_offset,
-        id_loss=cfg.method.extractor_id_loss,
-        tri_weight=cfg.method.extractor_tri,
         margin=cfg.method.margin,
         label_smooth=cfg.method.label_smooth,
     )
@@ -195,8 +191,6 @@ def episodic_arguments(cfg: Config, ctx: BuildContext) -> dict[str, Any]:
         label_smooth=cfg.method.label_smooth,
         seed=cfg.train.seed,
         normalize=cfg.method.normalize,
-        encoder_affine=cfg.method.encoder_affine,
-        episode_domains=cfg.method.episode_domains,
         head_warmup=cfg.method.head_warmup,
         proj_init=cfg.method.proj_init,
     )
@@ -212,13 +206,8 @@ def _episodic_plus(cfg: Config, ctx: BuildContext) -> Method:
     return build_method(
         "episodic_plus",
         **episodic_arguments(cfg, ctx),
-        tri_global=cfg.method.tri_global,
-        consis_global=cfg.method.consis_global,
         test_feature=cfg.method.test_feature,
-        mixstyle=cfg.method.mixstyle,
         f_tri=cfg.method.f_tri,
         f_id=cfg.method.f_id,
         mixed_episodes=cfg.method.mixed_episodes,
-        f_from_e=cfg.method.f_from_e,
-        meta_lr=cfg.method.meta_lr,
     )
