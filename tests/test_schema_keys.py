@@ -66,6 +66,16 @@ def test_every_schema_key_is_read(section: str, name: str) -> None:
     )
 
 
+def test_every_methods_own_key_is_read() -> None:
+    """A method's own keys (its settings dataclass) are read too, e.g. ``own.lambda_tri``."""
+    from dgreid.methods.registry import METHODS, settings_type
+
+    _, attrs = READS
+    for name in METHODS.names():
+        for f in dataclasses.fields(settings_type(name)):
+            assert f.name in attrs, f"method.{f.name} ({name}) is read nowhere in src/dgreid"
+
+
 def test_retired_keys_are_gone_but_old_configs_still_load(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

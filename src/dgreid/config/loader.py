@@ -21,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from dgreid.config.schema import Config
+from dgreid.config.schema import Config, MethodConfig, MethodSettings
 
 log = logging.getLogger(__name__)
 
@@ -65,13 +65,32 @@ def _field_types(cls: type) -> dict[str, Any]:
 
 
 def _all_keys(cls: type, prefix: str = "") -> list[str]:
+    """The dotted keys of ``cls``'s fields, without any method's own keys (:func:`all_keys`)."""
     keys = []
     for name, tp in _field_types(cls).items():
+        if tp is MethodSettings:
+            continue
         if dataclasses.is_dataclass(tp):
             keys.extend(_all_keys(tp, f"{prefix}{name}."))  # type: ignore[arg-type]
         else:
             keys.append(prefix + name)
     return keys
+
+
+def method_keys() -> dict[str, list[str]]:
+    """Every registered method's own keys: field name -> the methods that declare it."""
+    from dgreid.methods.registry import METHODS, settings_type
+
+    owners: dict[str, list[str]] = {}
+    for name in METHODS.names():
+        for f in dataclasses.fields(settings_type(name)):
+            owners.setdefault(f.name, []).append(name)
+    return owners
+
+
+def all_keys() -> list[str]:
+    """Every dotted key a config may set: the sections' and every registered method's own."""
+    return _all_keys(Config) + [f"method.{leaf}" for leaf in method_keys()]
 
 
 #: keys of earlier versions: old key -> (new key, old value -> new value). A saved config
@@ -95,7 +114,7 @@ def _unknown(key: str, source: str) -> ConfigError:
                 f"(the section of the {close[0]}.* keys)"
             )
     else:
-        close = difflib.get_close_matches(key, _all_keys(Config), n=1, cutoff=0.5)
+        close = difflib.get_close_matches(key, all_keys(), n=1, cutoff=0.5)
     hint = f"; did you mean {close[0]}?" if close else ""
     return ConfigError(f"unknown key {key} in {source}{hint}")
 
@@ -204,6 +223,72 @@ def _apply(
             setattr(obj, name, _coerce(value, tp, key, source))
             if origins is not None:
                 origins[key] = source
+
+
+#: the ``method:`` keys of every source, in order: (key, value, source, saved), ``saved`` as in
+#: :func:`_apply`; read by :func:`_method_section` once the method's name is known
+MethodItems = list[tuple[Any, Any, str, Found | None]]
+OVERRIDE = "command-line override"
+
+
+def _take_method(
+    data: dict[str, Any], source: str, items: MethodItems, saved: Found | None = None
+) -> dict[str, Any]:
+    """``data`` without its ``method:`` section, whose keys are appended to ``items``."""
+    if not isinstance(data, dict) or "method" not in data:
+        return data
+    section = data["method"]
+    if not isinstance(section, dict):
+        raise ConfigError(f"method in {source}: expected a mapping of method.* keys")
+    items.extend((leaf, value, source, saved) for leaf, value in section.items())
+    return {k: v for k, v in data.items() if k != "method"}
+
+
+def _method_section(items: MethodItems, origins: Origins | None) -> MethodConfig:
+    """The ``method:`` section from its keys in every source: the last ``name`` picks the
+    method (and its settings type); the common keys and that method's own are set in order. A
+    key that only other methods have is left out (a base shared by several methods sets the
+    keys of each), logged; a key no method has is an error, as is a removed switch outside a
+    saved config."""
+    from dgreid.methods.registry import METHODS, settings_type
+
+    name, named_in = MethodConfig.name, "the default"
+    for leaf, value, source, _ in items:
+        if leaf == "name":
+            name, named_in = _coerce(value, str, "method.name", source), source
+    if name not in METHODS:
+        from dgreid.config.checks import RULES, problem_line
+
+        raise ConfigError(
+            problem_line("method.name", name, RULES["method.name"], {"method.name": named_in})
+        )
+    own = settings_type(name)()
+    section = MethodConfig(name=name, own=own)
+    common, own_types = _field_types(MethodConfig), _field_types(type(own))
+    others = method_keys()
+    for leaf, value, source, saved in items:
+        key = f"method.{leaf}"
+        if key in RETIRED_KEYS:
+            _retired(key, value, source, saved)
+            continue
+        target: MethodConfig | MethodSettings
+        if isinstance(leaf, str) and leaf in own_types:
+            target, tp = own, own_types[leaf]
+        elif isinstance(leaf, str) and leaf in common and common[leaf] is not MethodSettings:
+            target, tp = section, common[leaf]
+        elif isinstance(leaf, str) and leaf in others:
+            level = logging.INFO if source == OVERRIDE else logging.DEBUG
+            log.log(
+                level, "%s in %s: a key of %s, not read by %s; left out",
+                key, source, ", ".join(others[leaf]), name,
+            )  # fmt: skip
+            continue
+        else:
+            raise _unknown(key, source)
+        setattr(target, leaf, _coerce(value, tp, key, source))
+        if origins is not None:
+            origins[key] = source
+    return section
 
 
 def _retired(key: str, value: Any, source: str, saved: Found | None) -> None:
@@ -336,24 +421,37 @@ def load_config(
 
     cfg = Config()
     origins: Origins = {}
+    items: MethodItems = []
+    found: Found = {}
     if path is not None:
         for file, data in _file_chain(Path(path)):
             if is_saved_run_config(file):
-                found: Found = {}
-                _apply(cfg, _renamed(data), str(file), origins=origins, saved=found)
-                _warn_retired(found, str(file))
+                data = _take_method(_renamed(data), str(file), items, found)
+                _apply(cfg, data, str(file), origins=origins, saved=found)
             else:
-                _apply(cfg, data, str(file), origins=origins)
+                _apply(cfg, _take_method(data, str(file), items), str(file), origins=origins)
     for key, value in parse_overrides(overrides or []):
-        set_key(cfg, key, value, "command-line override", origins)
+        if key.split(".")[0] == "method":
+            nested = {key.split(".", 1)[1]: value} if "." in key else value
+            _take_method({"method": nested}, OVERRIDE, items)
+        else:
+            set_key(cfg, key, value, OVERRIDE, origins)
+    cfg.method = _method_section(items, origins)
+    if found:
+        _warn_retired(found, str(path))
     if check:
         check_config(cfg, origins)
     return cfg
 
 
 def config_to_dict(cfg: Any) -> dict[str, Any]:
-    """The config as plain data (for saving beside a run)."""
-    return dataclasses.asdict(cfg)
+    """The config as plain data (for saving beside a run); the method's own keys sit beside
+    the common ones in ``method``."""
+    data = dataclasses.asdict(cfg)
+    if isinstance(cfg, Config):
+        own = data["method"].pop("own")
+        data["method"].update(own)
+    return data
 
 
 def config_from_dict(data: dict[str, Any], source: str = "saved config") -> Config:
@@ -361,7 +459,9 @@ def config_from_dict(data: dict[str, Any], source: str = "saved config") -> Conf
     keys it holds are ignored with one warning naming them."""
     cfg = Config()
     found: Found = {}
-    _apply(cfg, _renamed(data), source, saved=found)
+    items: MethodItems = []
+    _apply(cfg, _take_method(_renamed(data), source, items, found), source, saved=found)
+    cfg.method = _method_section(items, None)
     _warn_retired(found, source)
     return cfg
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import yaml
 
 from dgreid.config import Config, config_to_dict
-from dgreid.config.loader import RUN_CONFIG_NAME, dump_config
+from dgreid.config.loader import RUN_CONFIG_NAME, config_from_dict, dump_config
 from dgreid.engine.checkpoint import resume_diff
 from dgreid.errors import DgreidError
 from dgreid.utils.io import atomic_write_text
@@ -40,6 +40,9 @@ def prepare_run_dir(cfg: Config, resume: bool, overwrite: bool) -> Path:
             shutil.rmtree(out)
         elif resume:
             saved = yaml.safe_load(saved_path.read_text(encoding="utf-8")) or {}
+            # in this version's layout: a run saved before keys were renamed, retired or moved
+            # into a method's own settings compares by what it computes
+            saved = config_to_dict(config_from_dict(saved, str(saved_path)))
             diff = resume_diff(saved, config_to_dict(cfg))
             if diff:
                 raise RunFolderError(

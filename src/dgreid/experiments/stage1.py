@@ -28,8 +28,9 @@ from dgreid.engine import ImageStream, RunLabels, Trainer, TrainSettings
 from dgreid.engine.distributed import barrier, is_main_process
 from dgreid.experiments.settings import image_stream, train_settings
 from dgreid.methods import method_from_config
-from dgreid.methods.episodic import require_episode_domains
+from dgreid.methods.episodic import episodic_settings, require_episode_domains
 from dgreid.methods.extractor import ExtractorMethod, extractor_feature
+from dgreid.methods.registry import settings_type
 from dgreid.models.backbone import pretrained_source
 from dgreid.utils.io import atomic_torch_save
 from dgreid.utils.seed import seed_everything
@@ -41,8 +42,6 @@ log = logging.getLogger(__name__)
 #: 4: shared start, stage-1 milestones scaled to its length; 5: stage 0 trains F's network, from
 #: ImageNet weights where they exist), so older extractors are not reused.
 STAGE1_FORMAT = 5
-#: method.f_start: F from its own initialisation, or from the stage-0 network (``shared``)
-F_STARTS = ("own", "shared")
 #: the stage-0 network (F's architecture, trained on the union of the sources) and, for
 #: extractors of another family without ImageNet weights, their own stage-0 network
 STAGE0 = "stage0"
@@ -57,9 +56,10 @@ def stage1_seed(seed: int, domain: int) -> int:
 def stage1_lr_steps(cfg: Config) -> list[int]:
     """Stage 1's LR milestones: ``method.stage1_lr_steps``, else ``train.lr_steps`` scaled from
     ``train.epochs`` to stage 1's length, so its rate decays at the same point of its run."""
-    if cfg.method.stage1_lr_steps:
-        return list(cfg.method.stage1_lr_steps)
-    return _scaled_steps(cfg, cfg.method.stage1_epochs or cfg.train.epochs)
+    own = episodic_settings(cfg)
+    if own.stage1_lr_steps:
+        return list(own.stage1_lr_steps)
+    return _scaled_steps(cfg, own.stage1_epochs or cfg.train.epochs)
 
 
 def _scaled_steps(cfg: Config, length: int) -> list[int]:
@@ -73,9 +73,10 @@ def _scaled_steps(cfg: Config, length: int) -> list[int]:
 def stage1_settings(cfg: Config, iters_per_epoch: int = 0, stage0: bool = False) -> TrainSettings:
     """The main run's settings with stage 1's epochs and milestones (the stage-0 network's
     with ``stage0`` when ``method.stage0_epochs`` sets its own length), and no evaluation."""
-    epochs, steps = cfg.method.stage1_epochs or cfg.train.epochs, stage1_lr_steps(cfg)
-    if stage0 and cfg.method.stage0_epochs:
-        epochs = cfg.method.stage0_epochs
+    own = episodic_settings(cfg)
+    epochs, steps = own.stage1_epochs or cfg.train.epochs, stage1_lr_steps(cfg)
+    if stage0 and own.stage0_epochs:
+        epochs = own.stage0_epochs
         steps = _scaled_steps(cfg, epochs)
     return dataclasses.replace(
         train_settings(cfg),
@@ -127,7 +128,7 @@ def stage1_key(cfg: Config, domain: str, num_images: int, start: str) -> str:
         "num_instances": cfg.data.num_instances,
         "holdout": cfg.data.source_holdout,
     }
-    if cfg.method.stage0_epochs and {domain, start} & {STAGE0, STAGE0_EXTRACTOR}:
+    if episodic_settings(cfg).stage0_epochs and {domain, start} & {STAGE0, STAGE0_EXTRACTOR}:
         stage0 = stage1_settings(cfg, stage0=True)
         parts["stage0_epochs"] = stage0.epochs
         parts["stage0_lr_steps"] = list(stage0.lr_steps)
@@ -153,7 +154,8 @@ def train_extractors(
     images are read from ``cache`` when there is one (the main run's, built once)."""
     # refuse before stage 1 spends time on any extractor
     require_episode_domains(cfg.method.name, list(cfg.data.sources), sources.num_domains)
-    stage1_dir = Path(cfg.method.stage1_dir) if cfg.method.stage1_dir else out_dir / "stage1"
+    own = episodic_settings(cfg)
+    stage1_dir = Path(own.stage1_dir) if own.stage1_dir else out_dir / "stage1"
     extractor_state = None
     stream = image_stream(cfg, sources.records, cache)
     stage0 = _train_one(cfg, sources, stream, STAGE0, stage1_dir, "random", None, -1)
@@ -172,7 +174,7 @@ def train_extractors(
         method = _train_one(
             cfg, sources, stream, summary.name, stage1_dir, start, extractor_state, d
         )
-        extractors.append(extractor_feature(method, cfg.method.extractor_feature))
+        extractors.append(extractor_feature(method, own.extractor_feature))
     return Stage1(extractors, start_state)
 
 
@@ -193,7 +195,7 @@ def _train_one(
     weights = folder / "extractor.pt"
     ext_cfg = dataclasses.replace(
         cfg,
-        method=dataclasses.replace(cfg.method, name="extractor"),
+        method=dataclasses.replace(cfg.method, name="extractor", own=settings_type("extractor")()),
         model=dataclasses.replace(
             cfg.model,
             extractor=stage_network(cfg, name),

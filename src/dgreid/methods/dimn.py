@@ -21,14 +21,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from dgreid.config.schema import Config
 from dgreid.losses import label_smoothed_ce
-from dgreid.methods.base import Method
-from dgreid.methods.registry import METHODS
+from dgreid.methods.base import BuildContext, Method, network_arguments
+from dgreid.methods.registry import register_method
 from dgreid.models import Backbone, build_backbone
 from dgreid.structures import Batch
 
 
-@METHODS.register("dimn")
+@register_method("dimn")
 class DIMNMethod(Method):
     """Backbone f, weight generator G (Linear-BN-ReLU-Linear), memory bank of id weights."""
 
@@ -58,6 +59,10 @@ class DIMNMethod(Method):
         self.scale = scale
         self.lambda_reg = lambda_reg
         self.label_smooth = label_smooth
+
+    @classmethod
+    def from_config(cls, cfg: Config, ctx: BuildContext) -> Method:
+        return cls(num_classes=ctx.num_classes, **network_arguments(cfg))
 
     def generate(self, feats: torch.Tensor) -> torch.Tensor:
         """Unit-norm classifier weights generated from (gallery) features."""

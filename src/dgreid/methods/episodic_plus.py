@@ -23,23 +23,52 @@ agreeing with E(F_j(x)), a frozen domain-biased view (``consis_global``, weight
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
 from torch import nn
 
+from dgreid.config.checks import at_least, free, one_of
+from dgreid.config.schema import Config
 from dgreid.errors import TrainingError
 from dgreid.losses import batch_hard_triplet, consistency_loss, label_smoothed_ce
-from dgreid.methods.episodic import Episode, EpisodicMethod
-from dgreid.methods.registry import METHODS
+from dgreid.methods.base import BuildContext, Method, own_settings
+from dgreid.methods.episodic import (
+    Episode,
+    EpisodicMethod,
+    EpisodicSettings,
+    episodic_arguments,
+)
+from dgreid.methods.registry import register_method
 from dgreid.structures import Batch
 
 #: ``method.test_feature``: what :meth:`EpisodicPlusMethod.embed` returns
 TEST_FEATURES = ("backbone", "concat", "encoder")
 
 
-@METHODS.register("episodic_plus")
+@dataclass
+class EpisodicPlusSettings(EpisodicSettings):
+    """The episodic family's keys and the switches of the module docstring."""
+
+    #: the test feature: "backbone" (F's pooled feature, before any BatchNorm), "concat" ([F's
+    #: neck feature, E(F(x))], each L2-normalised) or "encoder" (E(F(x)), the paper)
+    test_feature: str = "backbone"
+    f_tri: float = 0.0  # weight of a triplet loss on F's pooled feature
+    f_id: float = 0.0  # weight of an id loss on F's feature through a BNNeck
+    mixed_episodes: bool = False  # PK batches over all sources, j, k per image
+
+    rules: ClassVar[dict[str, Any]] = {
+        **EpisodicSettings.rules,
+        "test_feature": one_of(lambda: TEST_FEATURES),
+        "f_tri": at_least(0),
+        "f_id": at_least(0),
+        "mixed_episodes": free("true or false"),
+    }
+
+
+@register_method("episodic_plus", EpisodicPlusSettings)
 class EpisodicPlusMethod(EpisodicMethod):
     """:class:`EpisodicMethod` plus the switches of the module docstring."""
 
@@ -69,6 +98,17 @@ class EpisodicPlusMethod(EpisodicMethod):
                 f"method.test_feature={test_feature!r}; expected one of {', '.join(TEST_FEATURES)}"
             )
         self.test_feature = test_feature
+
+    @classmethod
+    def from_config(cls, cfg: Config, ctx: BuildContext) -> Method:
+        own = own_settings(cfg, EpisodicPlusSettings)
+        return cls(
+            **episodic_arguments(cfg, ctx),
+            test_feature=own.test_feature,
+            f_tri=own.f_tri,
+            f_id=own.f_id,
+            mixed_episodes=own.mixed_episodes,
+        )
 
     def pick_pairs(self, domains: torch.Tensor, step: int) -> tuple[list[int], list[int]]:
         """Per image n of domain d_n, two distinct domains j_n, k_n != d_n: a pure function of

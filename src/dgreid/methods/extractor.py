@@ -5,15 +5,16 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from dgreid.config.schema import Config
 from dgreid.errors import TrainingError
 from dgreid.losses import batch_hard_triplet, label_smoothed_ce
-from dgreid.methods.base import Method
-from dgreid.methods.registry import METHODS
+from dgreid.methods.base import BuildContext, Method, network_arguments
+from dgreid.methods.registry import register_method
 from dgreid.models import Backbone, build_backbone
 from dgreid.structures import Batch
 
 
-@METHODS.register("extractor")
+@register_method("extractor")
 class ExtractorMethod(Method):
     """F_i trained on one domain with a batch-hard triplet loss plus an id CE head.
 
@@ -47,6 +48,16 @@ class ExtractorMethod(Method):
         self.pid_offset = pid_offset
         self.margin = margin
         self.label_smooth = label_smooth
+
+    @classmethod
+    def from_config(cls, cfg: Config, ctx: BuildContext) -> Method:
+        """An F_i of ``model.extractor`` over ``ctx.num_classes`` ids from ``ctx.pid_offset``."""
+        return cls(
+            num_classes=ctx.num_classes,
+            pid_offset=ctx.pid_offset,
+            margin=cfg.method.margin,
+            **network_arguments(cfg, cfg.model.extractor),
+        )
 
     def train_step(self, batch: Batch, step: int) -> dict[str, torch.Tensor]:
         feats = self.backbone(batch.images)
