@@ -71,7 +71,7 @@ def test_renamed_key_is_translated_in_a_saved_config_and_named_elsewhere(tmp_pat
         saved = config_to_dict(load_config(None, ["method.name=episodic_plus"]))
         del saved["method"]["test_feature"]
         saved["method"]["concat_test"] = old  # a model file written before the rename
-        assert config_from_dict(saved).method.test_feature == new
+        assert config_from_dict(saved).method.own.test_feature == new
     with pytest.raises(ConfigError, match=r"concat_test .* renamed: use method.test_feature"):
         load_config(None, ["method.concat_test=false"])
     path = write(tmp_path / "c.yaml", "method:\n  concat_test: true\n")

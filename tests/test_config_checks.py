@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from dgreid.config.loader import _all_keys
 from dgreid.config.schema import Config
 from dgreid.evaluation.distance import METRICS
 from dgreid.methods import METHODS
+from dgreid.methods.registry import settings_type
 from dgreid.models import BACKBONES
 
 #: (override, what the message must say is allowed)
@@ -33,10 +35,8 @@ BAD_VALUES = [
     ("train.amp=fp8", "none, bf16, fp16"),
     ("train.optimizer=adamw", "sgd, adam"),
     ("data.cache=disk", "auto, memory, none"),
-    ("method.stage1_init=random", "shared, independent"),
-    ("method.test_feature=neck", "backbone, concat, encoder"),
-    ("method.memory=bank", "learned, momentum"),
-    ("method.episode_domains=random", "uniform, identities"),
+    ("method.f_start=both", "own, shared"),
+    ("method.proj_init=eye", "random, identity"),
     ("train.device=gpu", "auto, cpu, cuda or cuda:N"),
     ("data.targets=[]", "a non-empty list"),
     ("data.sources=[]", "a non-empty list"),
@@ -61,6 +61,13 @@ def test_config_refuses_a_bad_value_naming_key_value_and_what_is_allowed(
     assert allowed in err and "command-line override" in err
 
 
+def test_a_methods_own_key_is_checked_by_its_rule(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["config", "method.name=episodic_plus", "method.test_feature=neck"]) == 2
+    err = capsys.readouterr().err
+    assert "method.test_feature='neck'" in err and "backbone, concat, encoder" in err
+    assert "command-line override" in err
+
+
 def test_an_infinite_number_is_refused() -> None:
     with pytest.raises(ConfigError, match=r"train.weight_decay=inf .*a number >= 0"):
         load_config(None, ["train.weight_decay=1e999"])
@@ -73,6 +80,9 @@ def test_a_typo_in_a_name_gets_the_closest_name(capsys: pytest.CaptureFixture[st
 
 def test_every_key_has_a_rule() -> None:
     assert set(RULES) == set(_all_keys(Config))
+    for name in METHODS.names():  # a method's own keys: in its settings' rules
+        own = settings_type(name)
+        assert set(own.rules) == {f.name for f in dataclasses.fields(own)}, name
 
 
 def test_the_names_are_the_registries_own() -> None:

@@ -64,7 +64,7 @@ def test_run_config_loads(path: Path) -> None:
         assert cfg.output_dir != Config().output_dir, "each method config names its run folder"
     if path.stem.startswith("episodic_no_"):
         term = path.stem.removeprefix("episodic_no_")
-        assert getattr(cfg.method, f"lambda_{term}") == 0.0
+        assert getattr(cfg.method.own, f"lambda_{term}") == 0.0
         assert cfg.method.name == "episodic"
 
 
@@ -164,7 +164,7 @@ def test_synthetic_config_trains_two_iterations(
     assert [r["step"] for r in rows] == [1, 2]
     assert all(math.isfinite(r["loss"]) for r in rows)
     if cfg.method.name == "episodic":  # the ablation weights reach the loss
-        m = cfg.method
+        m = cfg.method.own
         for r in rows:
             total = r["cls"] + m.lambda_tri * r["tri"] + m.lambda_consis * r["consis"]
             assert r["loss"] == pytest.approx(total, rel=1e-4)

@@ -76,22 +76,7 @@ def test_episodic_batches_come_from_one_domain_each() -> None:
     assert all(Counter(recs[i].pid for i in b).most_common(1)[0][1] == 2 for b in out)
 
 
-def test_episodic_by_ids_draws_domains_in_proportion_to_their_identities() -> None:
-    # domain 0: 6 ids, domain 1: 18 ids -> probabilities 1/4 and 3/4
-    recs = make_records(domains=1) + [
-        ImageRecord(f"1/{p}/{i}.png", 100 + p, i % 2, 1) for p in range(18) for i in range(4)
-    ]
-    sampler = build_sampler("episodic_by_ids", recs, batch_size=8, num_instances=2, seed=1)
-    assert sampler.weights is not None and list(sampler.weights) == [0.25, 0.75]
-    out = batches(sampler, 0, 800)
-    domains = [{recs[i].domain for i in b} for b in out]
-    assert all(len(d) == 1 for d in domains)
-    share = Counter(next(iter(d)) for d in domains)[1] / len(out)
-    assert 0.70 < share < 0.80  # 0.75 expected; uniform would give 0.5
-    assert batches(sampler, 0, 800) == out  # a pure function of (seed, epoch)
-
-
-@pytest.mark.parametrize("kind", ["pk", "episodic", "episodic_by_ids"])
+@pytest.mark.parametrize("kind", ["pk", "episodic"])
 def test_ranks_take_disjoint_slices_of_one_global_stream(kind: str) -> None:
     recs = make_records()
     single = build_sampler(kind, recs, 16, 4, seed=2)

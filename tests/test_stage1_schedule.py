@@ -15,7 +15,7 @@ def _cfg(tmp_path: Path, stage0_epochs: int = 0) -> Config:
         base,
         data=replace(base.data, root=str(tmp_path)),
         train=TrainConfig(epochs=10, lr_steps=[8]),
-        method=MethodConfig(stage1_epochs=8, stage0_epochs=stage0_epochs),
+        method=MethodConfig.of("episodic", stage1_epochs=8, stage0_epochs=stage0_epochs),
     )
 
 
@@ -46,7 +46,9 @@ def test_stage0_epochs_changes_the_keys_of_every_network_started_from_stage0(
 
 
 def _own_stage1_steps(cfg: Config) -> Config:
-    return replace(cfg, method=replace(cfg.method, stage1_lr_steps=[1]))
+    return replace(
+        cfg, method=replace(cfg.method, own=replace(cfg.method.own, stage1_lr_steps=[1]))
+    )
 
 
 def test_keys_follow_the_milestones_each_network_trains_with(tmp_path: Path) -> None:

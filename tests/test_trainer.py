@@ -297,17 +297,12 @@ def registered_methods() -> list[str]:
 def test_every_registered_method_trains_two_iterations(
     name: str, records: list, tmp_path: Path
 ) -> None:
-    from dgreid.config import Config
+    from dgreid.config import Config, MethodConfig
     from dgreid.methods import method_from_config
 
-    cfg = Config()
-    cfg.method.name = name
-    from dgreid.models import BACKBONES
-
-    cfg.model.backbone = cfg.model.extractor = "convnet_small"
-    if name == "dualnorm":  # needs a DualNorm network; the small one when there is one
-        small = "convnet_dualnorm" in BACKBONES
-        cfg.model.backbone = "convnet_dualnorm" if small else "mobilenetv2_dualnorm"
+    cfg = Config(method=MethodConfig.of(name))
+    cfg.model.backbone = "convnet_dualnorm"  # a DualNorm network: every method accepts one
+    cfg.model.extractor = "convnet_small"
     cfg.model.pretrained = "none"
     cfg.model.width_mult = 0.25
     recs = [r for r in records if r.domain == 0] if name == "extractor" else records

@@ -117,15 +117,6 @@ def _synth_versions() -> list[str]:
     return [str(v) for v in VERSIONS]
 
 
-def _constant(module: str, name: str) -> Callable[[], Iterable[str]]:
-    def names() -> Iterable[str]:
-        import importlib
-
-        return getattr(importlib.import_module(module), name)  # type: ignore[no-any-return]
-
-    return names
-
-
 def _is_dataset(name: str) -> bool:
     from dgreid.data.datasets import DATASETS
 
@@ -147,7 +138,8 @@ _FRACTION = within(0, 1)
 _WEIGHT = at_least(0)
 
 
-#: key -> what it allows. Every key of the schema has an entry (a test holds the table to it).
+#: key -> what it allows. Every key of the schema has an entry (a test holds the table to it);
+#: a method's own keys have theirs in its settings' ``rules`` (:func:`method_rules`).
 RULES: dict[str, Rule] = {
     "data.root": free("a folder"),
     "data.sources": each(_DATASET, non_empty=True),
@@ -172,37 +164,6 @@ RULES: dict[str, Rule] = {
     "method.name": one_of(_methods),
     "method.label_smooth": within(0, 1, high_open=True),
     "method.margin": _WEIGHT,
-    "method.lambda_tri": _WEIGHT,
-    "method.lambda_consis": _WEIGHT,
-    "method.lambda_domain": _WEIGHT,
-    "method.bnneck": free("true or false"),
-    "method.feature_tri": _WEIGHT,
-    "method.stage1_epochs": _COUNT,
-    "method.stage0_epochs": _COUNT,
-    "method.normalize": free("true or false"),
-    "method.encoder_affine": free("true or false"),
-    "method.extractor_feature": one_of(_constant("dgreid.methods.extractor", "EXTRACTOR_FEATURES")),
-    "method.stage1_init": one_of(_constant("dgreid.experiments.stage1", "STAGE1_INITS")),
-    "method.stage1_align": one_of(_constant("dgreid.experiments.stage1", "STAGE1_ALIGNS")),
-    "method.f_start": one_of(_constant("dgreid.experiments.stage1", "F_STARTS")),
-    "method.tri_global": free("true or false"),
-    "method.consis_global": free("true or false"),
-    "method.test_feature": one_of(_constant("dgreid.methods.episodic_plus", "TEST_FEATURES")),
-    "method.mixstyle": _FRACTION,
-    "method.f_tri": _WEIGHT,
-    "method.f_id": _WEIGHT,
-    "method.mixed_episodes": free("true or false"),
-    "method.f_from_e": _FRACTION,
-    "method.meta_lr": _WEIGHT,
-    "method.episode_domains": one_of(_constant("dgreid.methods.episodic", "EPISODE_DOMAINS")),
-    "method.head_warmup": _COUNT,
-    "method.proj_init": one_of(_constant("dgreid.methods.episodic", "PROJ_INITS")),
-    "method.stage1_lr_steps": each(at_least(1)),
-    "method.memory_momentum": _FRACTION,
-    "method.memory": one_of(_constant("dgreid.methods.dimn", "MEMORIES")),
-    "method.extractor_id_loss": free("true or false"),
-    "method.extractor_tri": _WEIGHT,
-    "method.stage1_dir": free("a folder"),
     "train.epochs": at_least(1),
     "train.iters_per_epoch": _COUNT,
     "train.lr": above(0),
@@ -234,7 +195,16 @@ RULES: dict[str, Rule] = {
 }
 
 
+def method_rules(cfg: Config) -> dict[str, Rule]:
+    """The rules of the chosen method's own keys, as ``method.<field>`` -> rule."""
+    return {f"method.{leaf}": rule for leaf, rule in cfg.method.own.rules.items()}
+
+
 def value_of(cfg: Config, key: str) -> Any:
+    """The value of dotted ``key`` in ``cfg`` (a method's own key from ``cfg.method.own``)."""
+    section, _, leaf = key.rpartition(".")
+    if section == "method" and not hasattr(cfg.method, leaf):
+        return getattr(cfg.method.own, leaf)
     obj: Any = cfg
     for part in key.split("."):
         obj = getattr(obj, part)
@@ -245,7 +215,7 @@ def _text(value: Any) -> str:
     return repr(value) if isinstance(value, str) else str(value)
 
 
-def _problem(key: str, value: Any, rule: Rule, origins: Mapping[str, str]) -> str:
+def problem_line(key: str, value: Any, rule: Rule, origins: Mapping[str, str]) -> str:
     where = f" (from {origins[key]})" if key in origins else ""
     allowed = _describe(rule)
     items = value if isinstance(value, list) else [value]
@@ -311,10 +281,10 @@ def config_problems(cfg: Config, origins: Mapping[str, str] | None = None) -> li
     ``origins`` maps a key to where its value was set (a file, an override)."""
     origins = origins or {}
     problems = []
-    for key, rule in RULES.items():
+    for key, rule in {**RULES, **method_rules(cfg)}.items():
         value = value_of(cfg, key)
         if not rule.ok(value):
-            problems.append(_problem(key, value, rule, origins))
+            problems.append(problem_line(key, value, rule, origins))
     if problems:  # the rules across keys assume each key is valid on its own
         return problems
     return _across(cfg)

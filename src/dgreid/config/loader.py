@@ -15,18 +15,44 @@ import logging
 import re
 import types
 import typing
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from dgreid.config.schema import Config
+from dgreid.config.schema import Config, MethodConfig, MethodSettings
 
 log = logging.getLogger(__name__)
 
-#: Keys removed from the schema because nothing read them. A file, override or saved run config
-#: that still holds one loads with a warning: its value never changed what a run computed.
-RETIRED_KEYS = frozenset({"model.feat_dim"})
+
+@dataclass(frozen=True)
+class Retired:
+    """A key removed from the schema. ``now`` is the value every run now computes with (the
+    switch's setting that stayed); None for a key nothing ever read."""
+
+    now: Any = None
+
+
+#: Keys removed from the schema. A saved config (a run folder's config.yaml, a model file, a
+#: checkpoint) that holds any loads with one warning naming them. In a config file or an
+#: override a removed switch is an error naming it; a key nothing ever read only warns there.
+RETIRED_KEYS: dict[str, Retired] = {
+    "model.feat_dim": Retired(),
+    "method.encoder_affine": Retired(False),
+    "method.stage1_init": Retired("shared"),
+    "method.stage1_align": Retired("none"),
+    "method.tri_global": Retired(True),
+    "method.consis_global": Retired(True),
+    "method.mixstyle": Retired(0.0),
+    "method.f_from_e": Retired(1.0),
+    "method.meta_lr": Retired(0.0),
+    "method.episode_domains": Retired("uniform"),
+    "method.memory_momentum": Retired(0.5),
+    "method.memory": Retired("learned"),
+    "method.extractor_id_loss": Retired(True),
+    "method.extractor_tri": Retired(1.0),
+}
 
 
 class ConfigError(ValueError):
@@ -39,13 +65,32 @@ def _field_types(cls: type) -> dict[str, Any]:
 
 
 def _all_keys(cls: type, prefix: str = "") -> list[str]:
+    """The dotted keys of ``cls``'s fields, without any method's own keys (:func:`all_keys`)."""
     keys = []
     for name, tp in _field_types(cls).items():
+        if tp is MethodSettings:
+            continue
         if dataclasses.is_dataclass(tp):
             keys.extend(_all_keys(tp, f"{prefix}{name}."))  # type: ignore[arg-type]
         else:
             keys.append(prefix + name)
     return keys
+
+
+def method_keys() -> dict[str, list[str]]:
+    """Every registered method's own keys: field name -> the methods that declare it."""
+    from dgreid.methods.registry import METHODS, settings_type
+
+    owners: dict[str, list[str]] = {}
+    for name in METHODS.names():
+        for f in dataclasses.fields(settings_type(name)):
+            owners.setdefault(f.name, []).append(name)
+    return owners
+
+
+def all_keys() -> list[str]:
+    """Every dotted key a config may set: the sections' and every registered method's own."""
+    return _all_keys(Config) + [f"method.{leaf}" for leaf in method_keys()]
 
 
 #: keys of earlier versions: old key -> (new key, old value -> new value). A saved config
@@ -69,7 +114,7 @@ def _unknown(key: str, source: str) -> ConfigError:
                 f"(the section of the {close[0]}.* keys)"
             )
     else:
-        close = difflib.get_close_matches(key, _all_keys(Config), n=1, cutoff=0.5)
+        close = difflib.get_close_matches(key, all_keys(), n=1, cutoff=0.5)
     hint = f"; did you mean {close[0]}?" if close else ""
     return ConfigError(f"unknown key {key} in {source}{hint}")
 
@@ -144,18 +189,28 @@ _FLOAT_TEXT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
 Origins = dict[str, str]
 
 
+#: retired keys met in a saved config: dotted key -> the saved value
+Found = dict[str, Any]
+
+
 def _apply(
-    obj: Any, data: dict[str, Any], source: str, prefix: str = "", origins: Origins | None = None
+    obj: Any,
+    data: dict[str, Any],
+    source: str,
+    prefix: str = "",
+    origins: Origins | None = None,
+    saved: Found | None = None,
 ) -> None:
+    """Set the keys of ``data`` on ``obj``. ``saved`` is given for a config this program wrote
+    (its retired keys are collected there, for :func:`_warn_retired`); without it ``data`` is
+    a new file or an override, where a removed switch is an error."""
     if not isinstance(data, dict):
         raise ConfigError(f"{prefix.rstrip('.') or 'top level'} in {source}: expected a mapping")
     ftypes = _field_types(type(obj))
     for name, value in data.items():
         key = f"{prefix}{name}"
         if key in RETIRED_KEYS:
-            log.warning(
-                "%s in %s is no longer a config key (nothing read it); ignored", key, source
-            )
+            _retired(key, value, source, saved)
             continue
         if not isinstance(name, str) or name not in ftypes:
             raise _unknown(str(key), source)
@@ -163,11 +218,112 @@ def _apply(
         if dataclasses.is_dataclass(tp):
             if not isinstance(value, dict):
                 raise ConfigError(f"{key} in {source}: expected a mapping of {name}.* keys")
-            _apply(getattr(obj, name), value, source, f"{key}.", origins)
+            _apply(getattr(obj, name), value, source, f"{key}.", origins, saved)
         else:
             setattr(obj, name, _coerce(value, tp, key, source))
             if origins is not None:
                 origins[key] = source
+
+
+#: the ``method:`` keys of every source, in order: (key, value, source, saved), ``saved`` as in
+#: :func:`_apply`; read by :func:`_method_section` once the method's name is known
+MethodItems = list[tuple[Any, Any, str, Found | None]]
+OVERRIDE = "command-line override"
+
+
+def _take_method(
+    data: dict[str, Any], source: str, items: MethodItems, saved: Found | None = None
+) -> dict[str, Any]:
+    """``data`` without its ``method:`` section, whose keys are appended to ``items``."""
+    if not isinstance(data, dict) or "method" not in data:
+        return data
+    section = data["method"]
+    if not isinstance(section, dict):
+        raise ConfigError(f"method in {source}: expected a mapping of method.* keys")
+    items.extend((leaf, value, source, saved) for leaf, value in section.items())
+    return {k: v for k, v in data.items() if k != "method"}
+
+
+def _method_section(items: MethodItems, origins: Origins | None) -> MethodConfig:
+    """The ``method:`` section from its keys in every source: the last ``name`` picks the
+    method (and its settings type); the common keys and that method's own are set in order. A
+    key that only other methods have is left out (a base shared by several methods sets the
+    keys of each), logged; a key no method has is an error, as is a removed switch outside a
+    saved config."""
+    from dgreid.methods.registry import METHODS, settings_type
+
+    name, named_in = MethodConfig.name, "the default"
+    for leaf, value, source, _ in items:
+        if leaf == "name":
+            name, named_in = _coerce(value, str, "method.name", source), source
+    if name not in METHODS:
+        from dgreid.config.checks import RULES, problem_line
+
+        raise ConfigError(
+            problem_line("method.name", name, RULES["method.name"], {"method.name": named_in})
+        )
+    own = settings_type(name)()
+    section = MethodConfig(name=name, own=own)
+    common, own_types = _field_types(MethodConfig), _field_types(type(own))
+    others = method_keys()
+    for leaf, value, source, saved in items:
+        key = f"method.{leaf}"
+        if key in RETIRED_KEYS:
+            _retired(key, value, source, saved)
+            continue
+        target: MethodConfig | MethodSettings
+        if isinstance(leaf, str) and leaf in own_types:
+            target, tp = own, own_types[leaf]
+        elif isinstance(leaf, str) and leaf in common and common[leaf] is not MethodSettings:
+            target, tp = section, common[leaf]
+        elif isinstance(leaf, str) and leaf in others:
+            level = logging.INFO if source == OVERRIDE else logging.DEBUG
+            log.log(
+                level, "%s in %s: a key of %s, not read by %s; left out",
+                key, source, ", ".join(others[leaf]), name,
+            )  # fmt: skip
+            continue
+        else:
+            raise _unknown(key, source)
+        setattr(target, leaf, _coerce(value, tp, key, source))
+        if origins is not None:
+            origins[key] = source
+    return section
+
+
+def _retired(key: str, value: Any, source: str, saved: Found | None) -> None:
+    """A retired key: collected in ``saved`` (a saved config), else refused (a removed switch)
+    or warned about (a key nothing ever read)."""
+    if saved is not None:
+        saved[key] = value
+        return
+    now = RETIRED_KEYS[key].now
+    if now is None:
+        log.warning("%s in %s is no longer a config key (nothing read it); ignored", key, source)
+        return
+    raise ConfigError(
+        f"{key} in {source} was removed (every run now computes with {_spelled(now)}); "
+        "delete it from the file or override"
+    )
+
+
+def _spelled(value: Any) -> str:
+    return str(yaml.safe_dump(value).split("\n")[0])
+
+
+def _warn_retired(found: Found, source: str) -> None:
+    """One warning for the retired keys of a saved config, naming each; a value other than the
+    one every run now computes with is marked, as the saved run computed something else."""
+    if not found:
+        return
+    parts = []
+    for key, value in found.items():
+        now = RETIRED_KEYS[key].now
+        differs = now is not None and value != now
+        parts.append(
+            f"{key}={_spelled(value)}" + (f" (now always {_spelled(now)})" if differs else "")
+        )
+    log.warning("%s holds keys this version no longer has, ignored: %s", source, ", ".join(parts))
 
 
 def set_key(cfg: Config, key: str, value: Any, source: str, origins: Origins | None = None) -> None:
@@ -241,35 +397,79 @@ def _file_chain(path: Path) -> list[tuple[Path, dict[str, Any]]]:
         current = current.parent / base
 
 
+#: the name of a run folder's saved config (beside its checkpoints/ or model.pt)
+RUN_CONFIG_NAME = "config.yaml"
+
+
+def is_saved_run_config(path: Path) -> bool:
+    """``path`` is a run folder's saved config: a config.yaml beside the run's checkpoints or
+    model file (written by this program, so a retired key in it only warns)."""
+    folder = path.parent
+    return path.name == RUN_CONFIG_NAME and (
+        (folder / "checkpoints").is_dir() or (folder / "model.pt").is_file()
+    )
+
+
 def load_config(
     path: str | Path | None = None, overrides: list[str] | None = None, *, check: bool = True
 ) -> Config:
     """Build a Config from defaults, an optional YAML file (and its chain of bases), then
     overrides; then check every value (:func:`~dgreid.config.checks.check_config`) unless
-    ``check`` is false."""
+    ``check`` is false. A run folder's saved config (:func:`is_saved_run_config`) is read as a
+    saved config: keys renamed since are translated, retired ones warned about once."""
     from dgreid.config.checks import check_config
 
     cfg = Config()
     origins: Origins = {}
+    items: MethodItems = []
+    found: Found = {}
     if path is not None:
         for file, data in _file_chain(Path(path)):
-            _apply(cfg, data, str(file), origins=origins)
+            if is_saved_run_config(file):
+                data = _take_method(_renamed(data), str(file), items, found)
+                _apply(cfg, data, str(file), origins=origins, saved=found)
+            else:
+                _apply(cfg, _take_method(data, str(file), items), str(file), origins=origins)
     for key, value in parse_overrides(overrides or []):
-        set_key(cfg, key, value, "command-line override", origins)
+        if key.split(".")[0] == "method":
+            nested = {key.split(".", 1)[1]: value} if "." in key else value
+            _take_method({"method": nested}, OVERRIDE, items)
+        else:
+            set_key(cfg, key, value, OVERRIDE, origins)
+    cfg.method = _method_section(items, origins)
+    if found:
+        _warn_retired(found, str(path))
     if check:
         check_config(cfg, origins)
     return cfg
 
 
 def config_to_dict(cfg: Any) -> dict[str, Any]:
-    """The config as plain data (for saving beside a run)."""
-    return dataclasses.asdict(cfg)
+    """The config as plain data (for saving beside a run); the method's own keys sit beside
+    the common ones in ``method``."""
+    data = dataclasses.asdict(cfg)
+    if isinstance(cfg, Config):
+        own = data["method"].pop("own")
+        data["method"].update(own)
+    return data
+
+
+def current_layout(data: dict[str, Any], source: str = "saved config") -> dict[str, Any]:
+    """A saved config's data in this version's layout (keys renamed, retired or moved into a
+    method's own settings since it was saved), so it compares with a config by what it
+    computes."""
+    return config_to_dict(config_from_dict(data, source))
 
 
 def config_from_dict(data: dict[str, Any], source: str = "saved config") -> Config:
-    """A saved config back (keys renamed since it was saved are translated)."""
+    """A saved config back: keys renamed since it was saved are translated, and the retired
+    keys it holds are ignored with one warning naming them."""
     cfg = Config()
-    _apply(cfg, _renamed(data), source)
+    found: Found = {}
+    items: MethodItems = []
+    _apply(cfg, _take_method(_renamed(data), source, items, found), source, saved=found)
+    cfg.method = _method_section(items, None)
+    _warn_retired(found, source)
     return cfg
 
 

@@ -4,6 +4,7 @@ setting lives in ``configs/paper/``."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
 
 @dataclass
@@ -55,75 +56,38 @@ class ModelConfig:
 
 
 @dataclass
+class MethodSettings:
+    """A method's own config keys, ``method.<field>``: a subclass declared beside the method,
+    with typed and defaulted fields and a rule for each (``rules``: field -> a
+    :class:`~dgreid.config.checks.Rule`), registered with the method
+    (:func:`dgreid.methods.registry.register_method`). This base has none."""
+
+    rules: ClassVar[dict[str, Any]] = {}
+
+
+def _default_own() -> MethodSettings:
+    from dgreid.methods.registry import settings_type
+
+    return settings_type(MethodConfig.name)()
+
+
+@dataclass
 class MethodConfig:
-    """Which method and its loss weights."""
+    """Which method: the keys every method reads, and the chosen method's own (``own``; in a
+    file or an override they sit beside the common ones, ``method.lambda_tri``)."""
 
     name: str = "episodic"
     label_smooth: float = 0.1
-    margin: float = 0.3
-    lambda_tri: float = 0.2
-    lambda_consis: float = 0.01
-    lambda_domain: float = 0.1  # DANN: weight of the domain-adversarial loss
-    #: baseline, dualnorm, dann: the id classifier sees a BNNeck copy of the feature (also the
-    #: test feature); false = the paper's baseline (classifier on the feature)
-    bnneck: bool = False
-    #: baseline, dualnorm, dann: weight of a batch-hard triplet loss (margin) on the feature
-    feature_tri: float = 0.0
-    stage1_epochs: int = 0  # episodic: epochs of each F_i; 0 = same as train.epochs
-    #: episodic: epochs of the stage-0 network (F's network trained on the union of the
-    #: sources, from ImageNet weights where they exist: F's start and the F_i's; as many
-    #: iterations per epoch as an average domain's); 0 = stage1_epochs
-    stage0_epochs: int = 0
-    #: episodic: L_tri and L_consis on L2-normalised E outputs (scale- and width-free), and
-    #: the test feature E(F(x)) L2-normalised too; false = on raw outputs (as before)
-    normalize: bool = False
-    encoder_affine: bool = False  # episodic: learnable scale/shift in E's BatchNorms
-    #: episodic: what F_i hands to E: "raw" (pooled backbone feature) or "neck" (its BNNeck)
-    extractor_feature: str = "raw"
-    #: episodic: "shared" = every F_i starts from the stage-0 network; "independent" = each
-    #: from its own random init
-    stage1_init: str = "shared"
-    #: episodic: "procrustes" = each F_d (d > 0) turned onto F_0's coordinates by one orthogonal
-    #: rotation fitted on 3,000 source training images; "none" = as trained
-    stage1_align: str = "none"
-    #: episodic: where F starts: "shared" (the stage-0 network, as in the paper every network
-    #: shares one start) or "own" (its ImageNet / user weights, or its random initialisation)
-    f_start: str = "shared"
-    tri_global: bool = True  # episodic_plus: L_tri on E(F(x)) too
-    consis_global: bool = True  # episodic_plus: E(F(x)) agrees with E(F_j(x))
-    #: episodic_plus: the test feature: "backbone" (F's pooled feature, before any BatchNorm),
-    #: "concat" ([F's neck feature, E(F(x))], each L2-normalised) or "encoder" (E(F(x)), the paper)
-    test_feature: str = "backbone"
-    mixstyle: float = 0.0  # episodic_plus: MixStyle probability after F's early layers
-    f_tri: float = 0.0  # episodic_plus: weight of a triplet loss on F's pooled feature
-    f_id: float = 0.0  # episodic_plus: weight of an id loss on F's feature through a BNNeck
-    mixed_episodes: bool = False  # episodic_plus: PK batches over all sources, j, k per image
-    #: episodic_plus: scale of the gradient the losses on E(F(x)) send into F (1 = the paper,
-    #: 0 = F learns from f_id / f_tri alone; E and C still learn on F(x))
-    f_from_e: float = 1.0
-    #: episodic_plus: meta-train / meta-test episodes (first-order MLDG) on F's own losses:
-    #: the inner step's rate; 0 = off (needs mixed_episodes and f_id or f_tri)
-    meta_lr: float = 0.0
-    #: episodic methods: how an episode's domain is drawn: "uniform" (the paper) or
-    #: "identities" (in proportion to each domain's ids, as often as a PK batch meets them)
-    episode_domains: str = "uniform"
-    #: episodic methods: iterations at the start of stage 2 in which F receives no gradient
-    #: (the new projection, E and C learn on F's stage-0 start first); 0 = none
-    head_warmup: int = 0
-    #: episodic methods: F's projection to the extractors' width starts as "random" or as the
-    #: "identity" (when the widths are equal)
-    proj_init: str = "random"
-    #: episodic: stage-1 LR milestones (epochs); empty = train.lr_steps
-    stage1_lr_steps: list[int] = field(default_factory=list)
-    memory_momentum: float = 0.5  # DIMN: memory bank update rate
-    #: DIMN: the memory bank of id weights: "learned" (a cosine classifier trained by gradient,
-    #: with a global id loss) or "momentum" (blended generated weights, stale between visits:
-    #: at chance on real images; docs/methods.md)
-    memory: str = "learned"
-    extractor_id_loss: bool = True  # episodic stage 1: add an id CE head to the triplet loss
-    extractor_tri: float = 1.0  # episodic stage 1: weight of F_i's triplet loss (0 = id CE only)
-    #: episodic: where trained stage-1 extractors are kept and reused ("" = RUN/stage1)
-    stage1_dir: str = ""
+    margin: float = 0.3  # of the batch-hard triplet losses
+    own: MethodSettings = field(default_factory=_default_own)
+
+    @classmethod
+    def of(cls, name: str, **own: Any) -> MethodConfig:
+        """Method ``name`` with its settings type's defaults but for ``own``; the common keys
+        at their defaults (assigning ``name`` alone would keep another method's settings)."""
+        from dgreid.methods.registry import settings_type
+
+        return cls(name=name, own=settings_type(name)(**own))
 
 
 @dataclass

@@ -165,11 +165,6 @@ class EpisodicSampler(_PKBase):
             raise TrainingError("the training set has no identity with 2 or more images")
         for d in self.domains:
             self._check_pids(f"source domain {d}", self.domain_ids[d])
-        self.weights = self.domain_weights()
-
-    def domain_weights(self) -> np.ndarray | None:
-        """Each domain's probability per episode; None = uniform."""
-        return None
 
     def global_batches(self) -> Iterator[list[int]]:
         rng = epoch_rng(self.seed, self.epoch)
@@ -178,21 +173,8 @@ class EpisodicSampler(_PKBase):
             for d in self.domains
         }
         for _ in range(self.length):
-            if self.weights is None:
-                domain = self.domains[int(rng.integers(len(self.domains)))]
-            else:
-                domain = self.domains[int(rng.choice(len(self.domains), p=self.weights))]
+            domain = self.domains[int(rng.integers(len(self.domains)))]
             yield cycles[domain].take(self.num_pids_per_batch, rng)
-
-
-class EpisodicByIdsSampler(EpisodicSampler):
-    """Episodic batches whose domain is drawn in proportion to its number of identities, so
-    every identity is met as often as in a :class:`PKSampler` batch over the union of sources
-    (``method.episode_domains: identities``)."""
-
-    def domain_weights(self) -> np.ndarray | None:
-        counts = np.array([len(self.domain_ids[d]) for d in self.domains], dtype=np.float64)
-        return counts / counts.sum()
 
 
 def build_sampler(
@@ -208,7 +190,6 @@ def build_sampler(
     samplers: dict[str, type[PKSampler] | type[EpisodicSampler]] = {
         "pk": PKSampler,
         "episodic": EpisodicSampler,
-        "episodic_by_ids": EpisodicByIdsSampler,
     }
     if kind not in samplers:
         raise TrainingError(f"unknown sampler {kind!r}; valid: {', '.join(samplers)}")

@@ -21,6 +21,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from dgreid.config.loader import current_layout
 from dgreid.engine import distributed as D
 from dgreid.engine.checkpoint_file import (
     config_diff,
@@ -133,7 +134,7 @@ class RunCheckpoint:
         path, state = self._read()
         diffs = config_diff(state.get("sampler", {}), self.sampler_meta)
         if self.labels.config and state.get("config"):
-            diffs += resume_diff(state["config"], self.labels.config)
+            diffs += resume_diff(current_layout(state["config"], str(path)), self.labels.config)
         if diffs:
             raise TrainingError(
                 f"{path}: cannot resume, the run's settings differ from the checkpoint's: "

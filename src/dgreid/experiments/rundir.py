@@ -16,14 +16,14 @@ from pathlib import Path
 import yaml
 
 from dgreid.config import Config, config_to_dict
-from dgreid.config.loader import dump_config
+from dgreid.config.loader import RUN_CONFIG_NAME, current_layout, dump_config
 from dgreid.engine.checkpoint_file import resume_diff
 from dgreid.errors import DgreidError
 from dgreid.utils.io import atomic_write_text
 
 log = logging.getLogger(__name__)
 
-CONFIG_NAME = "config.yaml"
+CONFIG_NAME = RUN_CONFIG_NAME
 
 
 class RunFolderError(DgreidError):
@@ -50,7 +50,7 @@ def prepare_run_dir(cfg: Config, resume: bool, overwrite: bool) -> Path:
             shutil.rmtree(out)
         elif resume:
             saved = yaml.safe_load(saved_path.read_text(encoding="utf-8")) or {}
-            diff = resume_diff(saved, config_to_dict(cfg))
+            diff = resume_diff(current_layout(saved, str(saved_path)), config_to_dict(cfg))
             if diff:
                 raise RunFolderError(
                     f"cannot resume {out}: the config differs from the saved {saved_path}:\n  "

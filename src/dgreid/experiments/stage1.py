@@ -6,9 +6,8 @@ exist and from scratch otherwise. F starts from it whole, its InstanceNorms trai
 starts from its plain layers (``Backbone.plain_state``: every convolution and norm scale and
 shift) and is fine-tuned on its own domain. Extractors of another family (the paper's ResNet-50
 F_i beside a DualNorm MobileNetV2 F) start from their own ImageNet weights, or, without them,
-from one stage-0 network of their own. Extractors that start from independent random
-initialisations (``method.stage1_init=independent``) put their features in unrelated
-coordinate systems, and L_consis through one shared E then compares unrelated coordinates.
+from one stage-0 network of their own. One start keeps the extractors' features in related
+coordinate systems, which L_consis through one shared E compares.
 """
 
 from __future__ import annotations
@@ -19,8 +18,6 @@ import json
 import logging
 from pathlib import Path
 
-import numpy as np
-import torch
 from torch import nn
 
 from dgreid.config import Config
@@ -29,18 +26,11 @@ from dgreid.data.sources import SourceSet
 from dgreid.data.synth import read_manifest
 from dgreid.engine import ImageStream, RunLabels, Trainer, TrainSettings
 from dgreid.engine.distributed import barrier, is_main_process
-from dgreid.errors import TrainingError
-from dgreid.evaluation.extract import extract_features
 from dgreid.experiments.trainer_args import image_stream, train_settings
 from dgreid.methods import method_from_config
-from dgreid.methods.episodic import require_episode_domains
-from dgreid.methods.episodic_plus import TEST_FEATURES
-from dgreid.methods.extractor import (
-    AlignedFeature,
-    ExtractorMethod,
-    extractor_feature,
-    procrustes,
-)
+from dgreid.methods.episodic import episodic_settings, require_episode_domains
+from dgreid.methods.extractor import ExtractorMethod, extractor_feature
+from dgreid.methods.registry import settings_type
 from dgreid.models.backbone import pretrained_source
 from dgreid.utils.io import atomic_torch_save
 from dgreid.utils.seed import seed_everything
@@ -52,13 +42,6 @@ log = logging.getLogger(__name__)
 #: 4: shared start, stage-1 milestones scaled to its length; 5: stage 0 trains F's network, from
 #: ImageNet weights where they exist), so older extractors are not reused.
 STAGE1_FORMAT = 5
-STAGE1_INITS = ("shared", "independent")
-#: method.stage1_align: the F_i as trained, or each turned onto F_0's coordinates by one
-#: orthogonal rotation fitted on ALIGN_IMAGES source training images (orthogonal Procrustes)
-STAGE1_ALIGNS = ("none", "procrustes")
-ALIGN_IMAGES = 3000
-#: method.f_start: F from its own initialisation, or from the stage-0 network (``shared``)
-F_STARTS = ("own", "shared")
 #: the stage-0 network (F's architecture, trained on the union of the sources) and, for
 #: extractors of another family without ImageNet weights, their own stage-0 network
 STAGE0 = "stage0"
@@ -73,9 +56,10 @@ def stage1_seed(seed: int, domain: int) -> int:
 def stage1_lr_steps(cfg: Config) -> list[int]:
     """Stage 1's LR milestones: ``method.stage1_lr_steps``, else ``train.lr_steps`` scaled from
     ``train.epochs`` to stage 1's length, so its rate decays at the same point of its run."""
-    if cfg.method.stage1_lr_steps:
-        return list(cfg.method.stage1_lr_steps)
-    return _scaled_steps(cfg, cfg.method.stage1_epochs or cfg.train.epochs)
+    own = episodic_settings(cfg)
+    if own.stage1_lr_steps:
+        return list(own.stage1_lr_steps)
+    return _scaled_steps(cfg, own.stage1_epochs or cfg.train.epochs)
 
 
 def _scaled_steps(cfg: Config, length: int) -> list[int]:
@@ -89,9 +73,10 @@ def _scaled_steps(cfg: Config, length: int) -> list[int]:
 def stage1_settings(cfg: Config, iters_per_epoch: int = 0, stage0: bool = False) -> TrainSettings:
     """The main run's settings with stage 1's epochs and milestones (the stage-0 network's
     with ``stage0`` when ``method.stage0_epochs`` sets its own length), and no evaluation."""
-    epochs, steps = cfg.method.stage1_epochs or cfg.train.epochs, stage1_lr_steps(cfg)
-    if stage0 and cfg.method.stage0_epochs:
-        epochs = cfg.method.stage0_epochs
+    own = episodic_settings(cfg)
+    epochs, steps = own.stage1_epochs or cfg.train.epochs, stage1_lr_steps(cfg)
+    if stage0 and own.stage0_epochs:
+        epochs = own.stage0_epochs
         steps = _scaled_steps(cfg, epochs)
     return dataclasses.replace(
         train_settings(cfg),
@@ -129,8 +114,8 @@ def stage1_key(cfg: Config, domain: str, num_images: int, start: str) -> str:
         "f_network": cfg.model.backbone,
         "width_mult": cfg.model.width_mult,
         "pretrained": cfg.model.pretrained,
-        "id_loss": cfg.method.extractor_id_loss,
-        "tri": cfg.method.extractor_tri,
+        "id_loss": True,  # the extractors' loss: once a choice, kept so trained ones are reused
+        "tri": 1.0,
         "margin": cfg.method.margin,
         "epochs": schedule.epochs,
         "lr_steps": list(schedule.lr_steps),
@@ -143,7 +128,7 @@ def stage1_key(cfg: Config, domain: str, num_images: int, start: str) -> str:
         "num_instances": cfg.data.num_instances,
         "holdout": cfg.data.source_holdout,
     }
-    if cfg.method.stage0_epochs and {domain, start} & {STAGE0, STAGE0_EXTRACTOR}:
+    if episodic_settings(cfg).stage0_epochs and {domain, start} & {STAGE0, STAGE0_EXTRACTOR}:
         stage0 = stage1_settings(cfg, stage0=True)
         parts["stage0_epochs"] = stage0.epochs
         parts["stage0_lr_steps"] = list(stage0.lr_steps)
@@ -156,10 +141,10 @@ def stage1_key(cfg: Config, domain: str, num_images: int, start: str) -> str:
 @dataclasses.dataclass
 class Stage1:
     """Stage 1's result: the frozen F_i (index = domain) and the weights of the stage-0 network,
-    F's start (None with ``method.stage1_init=independent``)."""
+    F's start."""
 
     extractors: list[nn.Module]
-    start_state: dict | None
+    start_state: dict
 
 
 def train_extractors(
@@ -169,96 +154,30 @@ def train_extractors(
     images are read from ``cache`` when there is one (the main run's, built once)."""
     # refuse before stage 1 spends time on any extractor
     require_episode_domains(cfg.method.name, list(cfg.data.sources), sources.num_domains)
-    choices = {
-        "stage1_init": STAGE1_INITS,
-        "stage1_align": STAGE1_ALIGNS,
-        "f_start": F_STARTS,
-        "test_feature": TEST_FEATURES,
-    }
-    for key, allowed in choices.items():
-        value = getattr(cfg.method, key)
-        if value not in allowed:
-            raise TrainingError(f"method.{key}={value!r}; expected one of {', '.join(allowed)}")
-    stage1_dir = Path(cfg.method.stage1_dir) if cfg.method.stage1_dir else out_dir / "stage1"
-    start_state = extractor_state = None
-    if cfg.method.stage1_init == "shared":
-        stream = image_stream(cfg, sources.records, cache)
-        stage0 = _train_one(cfg, sources, stream, STAGE0, stage1_dir, "random", None, -1)
-        start_state = stage0.backbone.state_dict()
-        if cfg.model.extractor == cfg.model.backbone and cfg.model.width_mult == 1.0:
-            start, extractor_state = STAGE0, start_state  # F_i of F's own architecture
-        elif stage0.backbone.plain_twin == cfg.model.extractor and cfg.model.width_mult == 1.0:
-            start, extractor_state = STAGE0, stage0.backbone.plain_state()
-        elif pretrained_source(cfg.model.extractor, cfg.model.pretrained) is not None:
-            start = "pretrained"  # F_i of another family: from their own ImageNet / user weights
-        else:  # ... or from one stage-0 network of their own family
-            start = STAGE0_EXTRACTOR
-            stage0 = _train_one(
-                cfg, sources, stream, STAGE0_EXTRACTOR, stage1_dir, "random", None, -1
-            )
-            extractor_state = stage0.backbone.state_dict()
-    else:
-        start = "independent"
-        log.warning(
-            "method.stage1_init=independent: every F_i starts from its own random "
-            "initialisation, so the extractors' features live in unrelated coordinate systems "
-            "and L_consis through the shared E compares unrelated coordinates (on the "
-            "synthetic benchmark this cost the episodic method about 10 points of rank-1). "
-            "Use stage1_init=shared unless you study exactly this."
-        )
+    own = episodic_settings(cfg)
+    stage1_dir = Path(own.stage1_dir) if own.stage1_dir else out_dir / "stage1"
+    extractor_state = None
+    stream = image_stream(cfg, sources.records, cache)
+    stage0 = _train_one(cfg, sources, stream, STAGE0, stage1_dir, "random", None, -1)
+    start_state = stage0.backbone.state_dict()
+    if cfg.model.extractor == cfg.model.backbone and cfg.model.width_mult == 1.0:
+        start, extractor_state = STAGE0, start_state  # F_i of F's own architecture
+    elif stage0.backbone.plain_twin == cfg.model.extractor and cfg.model.width_mult == 1.0:
+        start, extractor_state = STAGE0, stage0.backbone.plain_state()
+    elif pretrained_source(cfg.model.extractor, cfg.model.pretrained) is not None:
+        start = "pretrained"  # F_i of another family: from their own ImageNet / user weights
+    else:  # ... or from one stage-0 network of their own family
+        start = STAGE0_EXTRACTOR
+        stage0 = _train_one(cfg, sources, stream, STAGE0_EXTRACTOR, stage1_dir, "random", None, -1)
+        extractor_state = stage0.backbone.state_dict()
     extractors: list[nn.Module] = []
     for d, summary in enumerate(sources.domains):
         stream = image_stream(cfg, [r for r in sources.records if r.domain == d], cache)
         method = _train_one(
             cfg, sources, stream, summary.name, stage1_dir, start, extractor_state, d
         )
-        extractors.append(extractor_feature(method, cfg.method.extractor_feature))
-    if cfg.method.stage1_align == "procrustes":
-        extractors = align_extractors(cfg, sources, extractors)
+        extractors.append(extractor_feature(method, own.extractor_feature))
     return Stage1(extractors, start_state)
-
-
-def align_extractors(
-    cfg: Config, sources: SourceSet, extractors: list[nn.Module]
-) -> list[nn.Module]:
-    """Each F_d (d > 0) wrapped in :class:`AlignedFeature`: the orthogonal rotation that brings
-    its features of up to ``ALIGN_IMAGES`` source training images (a seeded draw over all
-    domains) closest to F_0's. Logs ``||F_d R - F_0||^2 / ||F_0||^2`` before and after."""
-    records = sources.records
-    rng = np.random.default_rng([cfg.train.seed, ALIGN_IMAGES])
-    take = sorted(rng.choice(len(records), size=min(ALIGN_IMAGES, len(records)), replace=False))
-    chosen = [records[i] for i in take]
-
-    def features(module: nn.Module) -> torch.Tensor:
-        device = next(module.parameters()).device
-        return extract_features(
-            module,
-            chosen,
-            batch_size=cfg.eval.batch_size,
-            device=device,
-            height=cfg.data.height,
-            width=cfg.data.width,
-            progress=False,
-        ).features
-
-    reference = features(extractors[0])
-    scale = float(reference.pow(2).sum())
-    aligned: list[nn.Module] = [extractors[0]]
-    for d, module in enumerate(extractors[1:], start=1):
-        feats = features(module)
-        rotation = procrustes(feats, reference)
-        before = float((feats - reference).pow(2).sum()) / scale
-        after = float((feats @ rotation - reference).pow(2).sum()) / scale
-        log.info(
-            "stage 1: %s aligned onto %s on %d images: ||F_d - F_0||^2 / ||F_0||^2 %.3f -> %.3f",
-            sources.domains[d].name,
-            sources.domains[0].name,
-            len(chosen),
-            before,
-            after,
-        )
-        aligned.append(AlignedFeature(module, rotation.to(next(module.parameters()).device)))
-    return aligned
 
 
 def _train_one(
@@ -278,7 +197,7 @@ def _train_one(
     weights = folder / "extractor.pt"
     ext_cfg = dataclasses.replace(
         cfg,
-        method=dataclasses.replace(cfg.method, name="extractor"),
+        method=dataclasses.replace(cfg.method, name="extractor", own=settings_type("extractor")()),
         model=dataclasses.replace(
             cfg.model,
             extractor=stage_network(cfg, name),

@@ -35,7 +35,7 @@ from dgreid.experiments.synthdata import ensure_synthetic_data
 from dgreid.experiments.trainer_args import image_cache, image_stream, run_labels, train_settings
 from dgreid.methods import METHODS, method_from_config
 from dgreid.methods.base import Method
-from dgreid.methods.episodic import EpisodicMethod
+from dgreid.methods.episodic import EpisodicMethod, episodic_settings
 from dgreid.models import build_backbone
 from dgreid.utils.seed import seed_everything
 
@@ -96,8 +96,9 @@ def method_for_run(
 def start_f_shared(cfg: Config, method: Method, start_state: dict | None) -> None:
     """``method.f_start=shared``: F starts from the stage-0 network (F's own architecture,
     trained on the union of the sources), as in the paper every network shares one start."""
-    if cfg.method.f_start != "shared" or start_state is None:
-        log.info("method.f_start=%s: F keeps its own initial weights", cfg.method.f_start)
+    f_start = episodic_settings(cfg).f_start
+    if f_start != "shared" or start_state is None:
+        log.info("method.f_start=%s: F keeps its own initial weights", f_start)
         return
     assert isinstance(method, EpisodicMethod)  # only the episodic methods have a stage 1
     method.backbone.load_start(start_state, "the stage-0 network")

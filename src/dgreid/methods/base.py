@@ -2,22 +2,71 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import ClassVar
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar, TypeVar
 
 import torch
 from torch import nn
 
+from dgreid.config.schema import Config, MethodSettings
+from dgreid.errors import DgreidError
 from dgreid.structures import Batch
+
+
+@dataclass(frozen=True)
+class BuildContext:
+    """What the caller knows beyond the config (dataset sizes, stage-1 results, schedule).
+
+    - ``extractors``: the trained stage-1 F_i (episodic only), index = domain index.
+    - ``placeholder_extractors``: episodic without trained extractors, building untrained
+      ``cfg.model.extractor`` networks to be filled by ``load_state_dict`` (checkpoint loading).
+    - ``total_steps``: the run's iteration count (DANN's schedule); 0 = derive it from the config.
+    - ``pid_offset``: the first global id of the domain (extractor only; ``num_classes`` is then
+      that domain's id count).
+    """
+
+    num_classes: int
+    num_domains: int
+    extractors: Sequence[nn.Module] | None = None
+    total_steps: int = 0
+    pid_offset: int = 0
+    placeholder_extractors: bool = False
+
+
+S = TypeVar("S", bound=MethodSettings)
+
+
+def own_settings(cfg: Config, kind: type[S]) -> S:
+    """``cfg.method.own`` as the settings type ``kind`` the reading method declared."""
+    own = cfg.method.own
+    if not isinstance(own, kind):
+        raise DgreidError(
+            f"method {cfg.method.name}: its config holds {type(own).__name__} settings, not "
+            f"{kind.__name__} (set the method with MethodConfig.of(name), or load_config)"
+        )
+    return own
+
+
+def network_arguments(cfg: Config, backbone: str = "") -> dict[str, Any]:
+    """The constructor arguments every method takes from the config: its network
+    (``backbone``, else ``model.backbone``), its initial weights and width, the id loss's
+    label smoothing."""
+    return dict(
+        backbone=backbone or cfg.model.backbone,
+        pretrained=cfg.model.pretrained,
+        width_mult=cfg.model.width_mult,
+        label_smooth=cfg.method.label_smooth,
+    )
 
 
 class Method(nn.Module):
     """A DG re-ID method: owns its networks, one training step, and the inference feature.
 
     Contract:
-    - ``sampler`` is ``"pk"`` (PK batches over the union of sources), ``"episodic"`` (each
-      batch is a PK batch drawn from one source domain; ``batch.domains`` are all equal) or
-      ``"episodic_by_ids"`` (the same, the domain drawn in proportion to its identities).
+    - ``sampler`` is ``"pk"`` (PK batches over the union of sources) or ``"episodic"`` (each
+      batch is a PK batch drawn from one source domain, the domain drawn uniformly;
+      ``batch.domains`` are all equal).
     - ``train_step(batch, step)`` computes the losses of one iteration and returns a dict whose
       ``"loss"`` entry is the scalar to back-propagate; every other entry is a detached scalar
       for logging. ``step`` is the global iteration index (0-based); a method that needs extra
@@ -27,6 +76,8 @@ class Method(nn.Module):
       with an update of its own (meta-learning: an inner step, then losses at the moved weights)
       overrides it.
     - ``embed(images)`` returns the re-ID feature used for matching, in eval mode.
+    - ``from_config(cfg, ctx)`` builds the method from a run config (the common ``method.*``
+      keys, its own settings in ``cfg.method.own``, ``model.*``) and ``ctx``.
     - ``needs_domain_extractors`` is True for a method that needs one trained, frozen extractor
       per source domain (stage 1, the ``extractor`` method) before it can be built: its
       constructor then takes ``extractors``, and ``dgreid train`` trains them first.
@@ -34,6 +85,10 @@ class Method(nn.Module):
 
     sampler: str = "pk"
     needs_domain_extractors: ClassVar[bool] = False
+
+    @classmethod
+    def from_config(cls, cfg: Config, ctx: BuildContext) -> Method:
+        raise NotImplementedError
 
     def train_step(self, batch: Batch, step: int) -> dict[str, torch.Tensor]:
         raise NotImplementedError

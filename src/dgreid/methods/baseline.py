@@ -2,17 +2,38 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
 import torch
 from torch import nn
 
+from dgreid.config.checks import at_least, free
+from dgreid.config.schema import Config, MethodSettings
 from dgreid.losses import batch_hard_triplet, label_smoothed_ce
-from dgreid.methods.base import Method
-from dgreid.methods.registry import METHODS
+from dgreid.methods.base import BuildContext, Method, network_arguments, own_settings
+from dgreid.methods.registry import register_method
 from dgreid.models import Backbone, build_backbone
 from dgreid.structures import Batch
 
 
-@METHODS.register("baseline")
+@dataclass
+class BaselineSettings(MethodSettings):
+    """The single-network recipe's keys (baseline, dualnorm, dann)."""
+
+    #: the id classifier sees a BNNeck copy of the feature (also the test feature); false =
+    #: the paper's baseline (classifier on the feature)
+    bnneck: bool = False
+    #: weight of a batch-hard triplet loss (method.margin) on the pooled feature
+    feature_tri: float = 0.0
+
+    rules: ClassVar[dict[str, Any]] = {
+        "bnneck": free("true or false"),
+        "feature_tri": at_least(0),
+    }
+
+
+@register_method("baseline", BaselineSettings)
 class BaselineMethod(Method):
     """backbone -> feature -> linear classifier; ``embed`` is the backbone feature.
 
@@ -47,6 +68,10 @@ class BaselineMethod(Method):
         self.feature_tri = feature_tri
         self.margin = margin
 
+    @classmethod
+    def from_config(cls, cfg: Config, ctx: BuildContext) -> Method:
+        return cls(num_classes=ctx.num_classes, **single_network_arguments(cfg))
+
     def head(self, feats: torch.Tensor) -> torch.Tensor:
         """What the classifier and the test see: the feature, or its BNNeck copy."""
         return feats if self.neck is None else self.neck(feats)
@@ -73,3 +98,15 @@ class BaselineMethod(Method):
 
     def embed(self, images: torch.Tensor) -> torch.Tensor:
         return self.head(self.backbone(images))
+
+
+def single_network_arguments(cfg: Config) -> dict[str, Any]:
+    """The constructor arguments the single-network methods share: the backbone and the
+    recipe of :class:`BaselineSettings`."""
+    own = own_settings(cfg, BaselineSettings)
+    return dict(
+        **network_arguments(cfg),
+        bnneck=own.bnneck,
+        feature_tri=own.feature_tri,
+        margin=cfg.method.margin,
+    )

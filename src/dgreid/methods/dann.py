@@ -3,14 +3,28 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import torch
 
+from dgreid.config.checks import at_least
+from dgreid.config.schema import Config
 from dgreid.errors import TrainingError
-from dgreid.methods.baseline import BaselineMethod
-from dgreid.methods.registry import METHODS
+from dgreid.methods.base import BuildContext, Method, own_settings
+from dgreid.methods.baseline import BaselineMethod, BaselineSettings, single_network_arguments
+from dgreid.methods.registry import register_method
 from dgreid.models import DomainClassifier
 from dgreid.structures import Batch
+
+
+@dataclass
+class DANNSettings(BaselineSettings):
+    """The single-network recipe and the weight of the domain-adversarial loss."""
+
+    lambda_domain: float = 0.1
+
+    rules: ClassVar[dict[str, Any]] = {**BaselineSettings.rules, "lambda_domain": at_least(0)}
 
 
 def reversal_weight(step: int, total_steps: int) -> float:
@@ -20,7 +34,7 @@ def reversal_weight(step: int, total_steps: int) -> float:
     return 2.0 / (1.0 + math.exp(-10.0 * p)) - 1.0
 
 
-@METHODS.register("dann")
+@register_method("dann", DANNSettings)
 class DANNMethod(BaselineMethod):
     """Loss = id CE + ``lambda_domain`` * domain CE, the domain head behind gradient reversal
     whose weight follows :func:`reversal_weight`. ``embed`` is the backbone feature."""
@@ -57,6 +71,26 @@ class DANNMethod(BaselineMethod):
         self.domain_head = DomainClassifier(self.backbone.out_features, num_domains)
         self.total_steps = total_steps
         self.lambda_domain = lambda_domain
+
+    @classmethod
+    def from_config(cls, cfg: Config, ctx: BuildContext) -> Method:
+        """The run length for the schedule comes from ``ctx.total_steps``, else from
+        ``train.max_iters`` or ``train.epochs * train.iters_per_epoch``."""
+        total = (
+            ctx.total_steps or cfg.train.max_iters or cfg.train.epochs * cfg.train.iters_per_epoch
+        )
+        if total <= 0:
+            raise TrainingError(
+                "dann: the reversal-weight schedule needs the run length; pass total_steps or "
+                "set train.iters_per_epoch (or train.max_iters)"
+            )
+        return cls(
+            num_classes=ctx.num_classes,
+            num_domains=ctx.num_domains,
+            total_steps=total,
+            lambda_domain=own_settings(cfg, DANNSettings).lambda_domain,
+            **single_network_arguments(cfg),
+        )
 
     def train_step(self, batch: Batch, step: int) -> dict[str, torch.Tensor]:
         pooled = self.backbone.pooled(batch.images)

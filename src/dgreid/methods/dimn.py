@@ -6,17 +6,13 @@ identity. Training (one PK batch over all sources): every image generates a weig
 identity y is the mean generated weight of y's OTHER images in the batch (leave-one-out, so a
 probe never sees its own image as "gallery"); ids not in the batch use the memory bank. The loss
 is the label-smoothed CE of the scaled cosine scores of each probe against all identity weights,
-plus a regression term pulling the generated weights towards the memory bank.
+plus a global id loss of every probe against the bank and a regression term pulling the
+generated weights towards the (detached) bank rows of their ids.
 Test: score(q, g) = cos(f(q), G(f(g))), distance = 1 - score.
 
-The memory bank (``memory``):
-- ``"learned"`` (default): a cosine classifier trained by gradient, through the loss above and a
-  global id loss of every probe against the bank, so the out-of-batch negatives move with the
-  features; the generated weights regress towards the (detached) rows of their ids.
-- ``"momentum"``: each visited row becomes a blend of its old value and the id's new generated
-  weight. Between two visits of an id (about 190 steps on the real mini-DG) its row goes stale,
-  and a feature that drifts away from the stale rows can lower the loss without becoming more
-  discriminative: measured at chance on real images (docs/methods.md).
+The memory bank is a cosine classifier trained by gradient, so the out-of-batch negatives move
+with the features (a bank of blended generated weights goes stale between two visits of an id
+and was measured at chance on real images; docs/methods.md).
 """
 
 from __future__ import annotations
@@ -25,18 +21,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dgreid.errors import TrainingError
+from dgreid.config.schema import Config
 from dgreid.losses import label_smoothed_ce
-from dgreid.methods.base import Method
-from dgreid.methods.registry import METHODS
+from dgreid.methods.base import BuildContext, Method, network_arguments
+from dgreid.methods.registry import register_method
 from dgreid.models import Backbone, build_backbone
 from dgreid.structures import Batch
 
-#: Values of ``method.memory`` (the module docstring says what each does).
-MEMORIES = ("learned", "momentum")
 
-
-@METHODS.register("dimn")
+@register_method("dimn")
 class DIMNMethod(Method):
     """Backbone f, weight generator G (Linear-BN-ReLU-Linear), memory bank of id weights."""
 
@@ -49,34 +42,27 @@ class DIMNMethod(Method):
         backbone: str = "mobilenetv2_dualnorm",
         pretrained: str = "none",
         width_mult: float = 1.0,
-        memory_momentum: float = 0.5,
         scale: float = 16.0,
         lambda_reg: float = 1.0,
         label_smooth: float = 0.1,
-        memory: str = "learned",
     ) -> None:
         super().__init__()
-        if memory not in MEMORIES:
-            raise TrainingError(
-                f"method.memory must be one of {', '.join(MEMORIES)}; got {memory!r}"
-            )
         self.backbone: Backbone = build_backbone(backbone, pretrained, width_mult=width_mult)
         d = self.backbone.out_features
         self.generator = nn.Sequential(
             nn.Linear(d, d), nn.BatchNorm1d(d), nn.ReLU(inplace=True), nn.Linear(d, d)
         )
-        self.memory: torch.Tensor
-        self.seen: torch.Tensor
-        self.learned = memory == "learned"
-        if self.learned:  # rows of unit norm on average, as cosine weights
-            self.memory = nn.Parameter(torch.randn(num_classes, d) / d**0.5)
-        else:
-            self.register_buffer("memory", torch.zeros(num_classes, d))
+        # rows of unit norm on average, as cosine weights
+        self.memory = nn.Parameter(torch.randn(num_classes, d) / d**0.5)
+        self.seen: torch.Tensor  # the ids met in training so far
         self.register_buffer("seen", torch.zeros(num_classes, dtype=torch.bool))
-        self.memory_momentum = memory_momentum
         self.scale = scale
         self.lambda_reg = lambda_reg
         self.label_smooth = label_smooth
+
+    @classmethod
+    def from_config(cls, cfg: Config, ctx: BuildContext) -> Method:
+        return cls(num_classes=ctx.num_classes, **network_arguments(cfg))
 
     def generate(self, feats: torch.Tensor) -> torch.Tensor:
         """Unit-norm classifier weights generated from (gallery) features."""
@@ -98,41 +84,12 @@ class DIMNMethod(Method):
         bank = probe @ F.normalize(self.memory, dim=1).t()
         scores = bank.index_copy(1, uniq, scores_batch)
         cls = label_smoothed_ce(self.scale * scores, batch.pids, self.label_smooth)
-        if self.learned:
-            return self._learned_terms(cls, bank, proto, uniq, batch)
-        seen = self.seen[uniq]
-        if bool(seen.any()):
-            reg = ((proto - self.memory[uniq]) ** 2).sum(1)[seen].mean()
-        else:
-            reg = proto.sum() * 0.0
-        self._update_memory(uniq, proto.detach())
-        loss = cls + self.lambda_reg * reg
-        return {"loss": loss, "cls": cls.detach(), "reg": reg.detach()}
-
-    def _learned_terms(
-        self,
-        cls: torch.Tensor,
-        bank: torch.Tensor,
-        proto: torch.Tensor,
-        uniq: torch.Tensor,
-        batch: Batch,
-    ) -> dict[str, torch.Tensor]:
-        """The loss with a learned bank: DIMN's ``cls``, the global id loss of every probe
-        against the bank, and the generated id weights regressed towards their bank rows."""
         glob = label_smoothed_ce(self.scale * bank, batch.pids, self.label_smooth)
         rows = F.normalize(self.memory[uniq], dim=1).detach()
         reg = ((proto - rows) ** 2).sum(1).mean()
         self.seen[uniq] = True
         loss = cls + glob + self.lambda_reg * reg
         return {"loss": loss, "cls": cls.detach(), "id": glob.detach(), "reg": reg.detach()}
-
-    @torch.no_grad()
-    def _update_memory(self, ids: torch.Tensor, weights: torch.Tensor) -> None:
-        m = self.memory_momentum
-        old = self.memory[ids]
-        blended = F.normalize(m * old + (1.0 - m) * weights, dim=1)
-        self.memory[ids] = torch.where(self.seen[ids].unsqueeze(1), blended, weights)
-        self.seen[ids] = True
 
     def embed(self, images: torch.Tensor) -> torch.Tensor:
         return self.backbone(images)

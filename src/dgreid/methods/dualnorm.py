@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from dgreid.errors import TrainingError
-from dgreid.methods.baseline import BaselineMethod
-from dgreid.methods.registry import METHODS
+from dgreid.methods.baseline import BaselineMethod, BaselineSettings
+from dgreid.methods.registry import register_method
 
 #: Networks with DualNorm's IN/BN placement: the paper's, and its CPU-sized counterpart.
 DUALNORM_BACKBONES = ("mobilenetv2_dualnorm", "convnet_dualnorm")
 
 
-@METHODS.register("dualnorm")
+@register_method("dualnorm", BaselineSettings)
 class DualNormMethod(BaselineMethod):
     """A DualNorm network + label-smoothed id cross-entropy."""
 

@@ -11,23 +11,77 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
 from torch import nn
 
+from dgreid.config.checks import at_least, each, free, one_of
+from dgreid.config.schema import Config, MethodSettings
 from dgreid.errors import TrainingError
 from dgreid.losses import batch_hard_triplet, consistency_loss, label_smoothed_ce
-from dgreid.methods.base import Method
-from dgreid.methods.registry import METHODS
+from dgreid.methods.base import BuildContext, Method, network_arguments, own_settings
+from dgreid.methods.extractor import EXTRACTOR_FEATURES, NeckFeature
+from dgreid.methods.registry import register_method
 from dgreid.models import Backbone, Embedding, build_backbone
 from dgreid.structures import Batch
 
-#: ``method.episode_domains`` -> the sampler that draws an episode's domains.
-EPISODE_DOMAINS = {"uniform": "episodic", "identities": "episodic_by_ids"}
 #: method.proj_init: how F's projection to the extractors' width starts
 PROJ_INITS = ("random", "identity")
+#: method.f_start: F from its own initialisation, or from the stage-0 network (``shared``)
+F_STARTS = ("own", "shared")
+
+
+@dataclass
+class EpisodicSettings(MethodSettings):
+    """The episodic family's keys: stage 2's loss weights and F, E's start, and stages 0-1."""
+
+    lambda_tri: float = 0.2
+    lambda_consis: float = 0.01
+    #: L_tri and L_consis on L2-normalised E outputs (scale- and width-free), and the test
+    #: feature E(F(x)) L2-normalised too; false = on raw outputs
+    normalize: bool = False
+    #: what F_i hands to E: "raw" (pooled backbone feature) or "neck" (its BNNeck)
+    extractor_feature: str = "raw"
+    #: where F starts: "shared" (the stage-0 network, as in the paper every network shares one
+    #: start) or "own" (its ImageNet / user weights, or its random initialisation)
+    f_start: str = "shared"
+    #: iterations at the start of stage 2 in which F receives no gradient (the new projection,
+    #: E and C learn on F's stage-0 start first); 0 = none
+    head_warmup: int = 0
+    #: F's projection to the extractors' width starts as "random" or as the "identity" (when
+    #: the widths are equal)
+    proj_init: str = "random"
+    stage1_epochs: int = 0  # epochs of each F_i; 0 = same as train.epochs
+    #: epochs of the stage-0 network (F's network trained on the union of the sources, from
+    #: ImageNet weights where they exist: F's start and the F_i's; as many iterations per epoch
+    #: as an average domain's); 0 = stage1_epochs
+    stage0_epochs: int = 0
+    #: stage-1 LR milestones (epochs); empty = train.lr_steps
+    stage1_lr_steps: list[int] = field(default_factory=list)
+    #: where trained stage-1 extractors are kept and reused ("" = RUN/stage1)
+    stage1_dir: str = ""
+
+    rules: ClassVar[dict[str, Any]] = {
+        "lambda_tri": at_least(0),
+        "lambda_consis": at_least(0),
+        "normalize": free("true or false"),
+        "extractor_feature": one_of(lambda: EXTRACTOR_FEATURES),
+        "f_start": one_of(lambda: F_STARTS),
+        "head_warmup": at_least(0),
+        "proj_init": one_of(lambda: PROJ_INITS),
+        "stage1_epochs": at_least(0),
+        "stage0_epochs": at_least(0),
+        "stage1_lr_steps": each(at_least(1)),
+        "stage1_dir": free("a folder"),
+    }
+
+
+def episodic_settings(cfg: Config) -> EpisodicSettings:
+    """The episodic family's own keys of ``cfg`` (refused for another method's config)."""
+    return own_settings(cfg, EpisodicSettings)
 
 
 def require_episode_domains(method: str, names: Sequence[str], count: int | None = None) -> None:
@@ -68,7 +122,7 @@ def running_stats_frozen(module: nn.Module) -> Iterator[None]:
             m.momentum = mom
 
 
-@METHODS.register("episodic")
+@register_method("episodic", EpisodicSettings)
 class EpisodicMethod(Method):
     """F (DualNorm + linear projection), E (FC-BN-ReLU-FC-BN), C (linear over all source ids).
 
@@ -96,18 +150,10 @@ class EpisodicMethod(Method):
         label_smooth: float = 0.1,
         seed: int = 0,
         normalize: bool = False,
-        encoder_affine: bool = False,
-        episode_domains: str = "uniform",
         head_warmup: int = 0,
         proj_init: str = "random",
     ) -> None:
         super().__init__()
-        if episode_domains not in EPISODE_DOMAINS:
-            raise TrainingError(
-                f"method.episode_domains must be one of {', '.join(EPISODE_DOMAINS)}; "
-                f"got {episode_domains!r}"
-            )
-        self.sampler = EPISODE_DOMAINS[episode_domains]
         names = list(domain_names) if domain_names is not None else []
         require_episode_domains("episodic", names, len(extractors))
         if names and len(names) != len(extractors):
@@ -126,7 +172,7 @@ class EpisodicMethod(Method):
         if proj_init == "identity" and self.backbone.out_features == feat_dim:
             nn.init.eye_(self.proj.weight)
             nn.init.zeros_(self.proj.bias)
-        self.encoder = Embedding(feat_dim, embed_dim, embed_dim, affine=encoder_affine)  # E
+        self.encoder = Embedding(feat_dim, embed_dim, embed_dim)  # E
         self.classifier = nn.Linear(embed_dim, num_classes)  # C
         self.domain_names = names
         self.feat_dim = feat_dim
@@ -137,6 +183,10 @@ class EpisodicMethod(Method):
         self.seed = seed
         self.normalize = normalize
         self.head_warmup = head_warmup
+
+    @classmethod
+    def from_config(cls, cfg: Config, ctx: BuildContext) -> Method:
+        return cls(**episodic_arguments(cfg, ctx))
 
     def train(self, mode: bool = True) -> EpisodicMethod:
         """Switch F, E, C to ``mode``; the frozen extractors always stay in eval mode."""
@@ -170,11 +220,6 @@ class EpisodicMethod(Method):
         """F(x): the DualNorm feature projected to the extractors' width (E's input)."""
         return self.proj(self.backbone(images))
 
-    def encoder_input(self, feat: torch.Tensor) -> torch.Tensor:
-        """F(x) as E's losses see it in training: unchanged here (their gradient reaches F in
-        full, as in the paper); ``episodic_plus`` may scale that gradient."""
-        return feat
-
     def metric_space(self, v: torch.Tensor) -> torch.Tensor:
         """Where L_tri and L_consis measure E's outputs: as they are (the paper), or
         L2-normalised (``normalize``: the losses then depend neither on the embedding width nor
@@ -207,7 +252,7 @@ class EpisodicMethod(Method):
         with torch.no_grad() if step < self.head_warmup else contextlib.nullcontext():
             pooled = self.backbone.pooled(batch.images)
             feat = self.backbone.finish(pooled)
-        v = self.encoder(self.proj(self.encoder_input(feat)))
+        v = self.encoder(self.proj(feat))
         return Episode(*domains, v_j, v_k, v, self.classifier(v), pooled, feat)
 
     def losses(self, ep: Episode, batch: Batch) -> dict[str, tuple[float, torch.Tensor]]:
@@ -221,12 +266,8 @@ class EpisodicMethod(Method):
             "consis": (self.lambda_consis, consis),
         }
 
-    def step_terms(self, batch: Batch, step: int) -> dict[str, tuple[float, torch.Tensor]]:
-        """The weighted loss terms of one training step (one episode)."""
-        return self.losses(self.episode(batch, step), batch)
-
     def train_step(self, batch: Batch, step: int) -> dict[str, torch.Tensor]:
-        terms = self.step_terms(batch, step)
+        terms = self.losses(self.episode(batch, step), batch)
         loss = torch.stack([weight * value for weight, value in terms.values()]).sum()
         return {"loss": loss, **{name: value.detach() for name, (_, value) in terms.items()}}
 
@@ -250,3 +291,42 @@ class Episode:
     logits: torch.Tensor
     pooled: torch.Tensor
     feat: torch.Tensor
+
+
+def placeholder_extractor(cfg: Config) -> nn.Module:
+    """An untrained F_i of the shape a trained one has (filled by ``load_state_dict``)."""
+    backbone = build_backbone(cfg.model.extractor, "none")
+    if episodic_settings(cfg).extractor_feature == "neck":
+        return NeckFeature(backbone, nn.BatchNorm1d(backbone.out_features))
+    return backbone
+
+
+def episodic_arguments(cfg: Config, ctx: BuildContext) -> dict[str, Any]:
+    """The constructor arguments of :class:`EpisodicMethod` (and of the methods derived from
+    it): the stage-1 extractors (untrained placeholders when ``ctx.placeholder_extractors``),
+    F, E and C's sizes and the loss weights."""
+    own = episodic_settings(cfg)
+    sources = list(cfg.data.sources)
+    require_episode_domains(cfg.method.name, sources, ctx.num_domains)
+    extractors = ctx.extractors
+    if extractors is None:
+        if not ctx.placeholder_extractors:
+            raise TrainingError(
+                f"{cfg.method.name}: stage 2 needs the trained stage-1 extractors (one per "
+                "source domain)"
+            )
+        extractors = [placeholder_extractor(cfg) for _ in range(ctx.num_domains)]
+    return dict(
+        num_classes=ctx.num_classes,
+        extractors=extractors,
+        domain_names=sources if len(sources) == len(extractors) else None,
+        **network_arguments(cfg),
+        embed_dim=cfg.model.embed_dim,
+        lambda_tri=own.lambda_tri,
+        lambda_consis=own.lambda_consis,
+        margin=cfg.method.margin,
+        seed=cfg.train.seed,
+        normalize=own.normalize,
+        head_warmup=own.head_warmup,
+        proj_init=own.proj_init,
+    )

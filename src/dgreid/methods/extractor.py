@@ -5,21 +5,21 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from dgreid.config.schema import Config
 from dgreid.errors import TrainingError
 from dgreid.losses import batch_hard_triplet, label_smoothed_ce
-from dgreid.methods.base import Method
-from dgreid.methods.registry import METHODS
+from dgreid.methods.base import BuildContext, Method, network_arguments
+from dgreid.methods.registry import register_method
 from dgreid.models import Backbone, build_backbone
 from dgreid.structures import Batch
 
 
-@METHODS.register("extractor")
+@register_method("extractor")
 class ExtractorMethod(Method):
-    """F_i trained on one domain with batch-hard triplet loss (weight ``tri_weight``) plus an
-    optional id CE head (``id_loss``); at least one of the two must be on.
+    """F_i trained on one domain with a batch-hard triplet loss plus an id CE head.
 
     ``num_classes`` is the number of identities of this domain and ``pid_offset`` the first of
-    its global ids, so the optional head covers this domain only. After training, ``backbone``
+    its global ids, so the head covers this domain only. After training, ``backbone``
     is the extractor handed (frozen) to :class:`~dgreid.methods.episodic.EpisodicMethod`;
     ``embed`` is its feature (width ``backbone.out_features``).
     """
@@ -34,47 +34,43 @@ class ExtractorMethod(Method):
         pretrained: str = "none",
         width_mult: float = 1.0,
         pid_offset: int = 0,
-        id_loss: bool = True,
         margin: float = 0.3,
         label_smooth: float = 0.1,
-        tri_weight: float = 1.0,
     ) -> None:
         super().__init__()
-        if tri_weight <= 0 and not id_loss:
-            raise TrainingError(
-                "extractor: no loss left (method.extractor_tri=0 and method.extractor_id_loss="
-                "false); keep the triplet, the id head, or both"
-            )
         self.backbone: Backbone = build_backbone(backbone, pretrained, width_mult=width_mult)
         width = self.backbone.out_features
         # BNNeck (common practice): the triplet loss sees the feature, the id head its
         # batch-normalised copy, so the two losses do not fight over the feature's scale.
-        self.neck: nn.BatchNorm1d | None = nn.BatchNorm1d(width) if id_loss else None
-        self.classifier: nn.Linear | None = nn.Linear(width, num_classes) if id_loss else None
+        self.neck = nn.BatchNorm1d(width)
+        self.classifier = nn.Linear(width, num_classes)
         self.num_classes = num_classes
         self.pid_offset = pid_offset
         self.margin = margin
         self.label_smooth = label_smooth
-        self.tri_weight = tri_weight
+
+    @classmethod
+    def from_config(cls, cfg: Config, ctx: BuildContext) -> Method:
+        """An F_i of ``model.extractor`` over ``ctx.num_classes`` ids from ``ctx.pid_offset``."""
+        return cls(
+            num_classes=ctx.num_classes,
+            pid_offset=ctx.pid_offset,
+            margin=cfg.method.margin,
+            **network_arguments(cfg, cfg.model.extractor),
+        )
 
     def train_step(self, batch: Batch, step: int) -> dict[str, torch.Tensor]:
         feats = self.backbone(batch.images)
         tri = batch_hard_triplet(feats, batch.pids, self.margin)
-        out = {"tri": tri.detach()}
-        loss = self.tri_weight * tri
-        if self.classifier is not None and self.neck is not None:
-            labels = batch.pids - self.pid_offset
-            if bool((labels < 0).any()) or bool((labels >= self.num_classes).any()):
-                raise TrainingError(
-                    f"extractor: pids {batch.pids.min().item()}..{batch.pids.max().item()} fall "
-                    f"outside this domain's range {self.pid_offset}.."
-                    f"{self.pid_offset + self.num_classes - 1} (is the batch from another domain?)"
-                )
-            cls = label_smoothed_ce(self.classifier(self.neck(feats)), labels, self.label_smooth)
-            loss = loss + cls
-            out["cls"] = cls.detach()
-        out["loss"] = loss
-        return out
+        labels = batch.pids - self.pid_offset
+        if bool((labels < 0).any()) or bool((labels >= self.num_classes).any()):
+            raise TrainingError(
+                f"extractor: pids {batch.pids.min().item()}..{batch.pids.max().item()} fall "
+                f"outside this domain's range {self.pid_offset}.."
+                f"{self.pid_offset + self.num_classes - 1} (is the batch from another domain?)"
+            )
+        cls = label_smoothed_ce(self.classifier(self.neck(feats)), labels, self.label_smooth)
+        return {"tri": tri.detach(), "cls": cls.detach(), "loss": tri + cls}
 
     def embed(self, images: torch.Tensor) -> torch.Tensor:
         return self.backbone(images)
@@ -106,43 +102,4 @@ def extractor_feature(method: ExtractorMethod, which: str) -> nn.Module:
         )
     if which == "raw":
         return method.backbone
-    if method.neck is None:
-        raise TrainingError(
-            "method.extractor_feature=neck needs the stage-1 id head (method.extractor_id_loss)"
-        )
     return NeckFeature(method.backbone, method.neck)
-
-
-def procrustes(source: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """The orthogonal matrix R minimising ``||source @ R - target||_F`` (orthogonal Procrustes):
-    ``U @ V^T`` of the SVD ``source^T @ target = U S V^T``. ``source`` and ``target`` are
-    ``(N, D)`` features of the same N images from two extractors of equal width D."""
-    if source.shape != target.shape or source.dim() != 2:
-        raise TrainingError(
-            f"procrustes: features of the same images and width needed, got "
-            f"{tuple(source.shape)} and {tuple(target.shape)}"
-        )
-    u, _, vh = torch.linalg.svd(source.double().T @ target.double())
-    return (u @ vh).to(source.dtype)
-
-
-class AlignedFeature(nn.Module):
-    """A frozen extractor's feature turned into a reference extractor's coordinates:
-    ``extractor(x) @ rotation`` with ``rotation`` orthogonal (:func:`procrustes`), so distances
-    within one extractor's features are unchanged. What ``method.stage1_align=procrustes``
-    hands to E."""
-
-    def __init__(self, extractor: nn.Module, rotation: torch.Tensor) -> None:
-        super().__init__()
-        width = getattr(extractor, "out_features", None)
-        if rotation.shape != (width, width):
-            raise TrainingError(
-                f"alignment rotation of shape {tuple(rotation.shape)} for an extractor of "
-                f"width {width}"
-            )
-        self.extractor = extractor
-        self.out_features = width
-        self.register_buffer("rotation", rotation.clone())
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.extractor(x) @ self.rotation

@@ -45,8 +45,6 @@ class Backbone(nn.Module):
     ignored_keys: tuple[str, ...] = ()
     packaged_weights: tuple[PackagedWeights, ...] = ()
     #: names of early modules (as in ``named_modules``) whose outputs carry image style:
-    #: where MixStyle may act (episodic_plus); empty = not supported
-    style_layers: tuple[str, ...] = ()
 
     #: whether the network ends in its own BatchNorm1d over the pooled feature (DualNorm's
     #: feature normalisation): then ``forward(x) == finish(pooled(x))`` and that norm can be a

@@ -63,7 +63,6 @@ class MobileNetV2DualNorm(Backbone):
 
     pretrained_files = MOBILENET_V2_FILES
     packaged_weights = (DEEPSORT_MOBILENETV2,)
-    style_layers = ("post_in.3", "post_in.6")  # ends of the 24- and 32-channel stages
     ignored_keys = ("classifier.", "features.0.1.running_", "features.0.1.num_batches_tracked")
 
     def __init__(self, width_mult: float = 1.0) -> None:

@@ -11,22 +11,20 @@ from torch import nn
 class Embedding(nn.Module):
     """E of the episodic method: FC-BN-ReLU-FC-BN; its output is the re-ID feature.
 
-    ``affine=False`` (the default) gives the BatchNorms no learnable scale and shift: E is shared
+    The BatchNorms have no learnable scale and shift: E is shared
     by F(x) and the domain-biased F_j(x), and with a learnable scale the consistency and
     batch-hard triplet losses *on raw outputs* are cheapest to lower by shrinking E's output
     towards a constant, which also starves the id loss (measured: L_consis -> 0, L_tri ->
     margin, L_cls stuck at ln(#ids)). When those losses are computed on L2-normalised outputs
-    (scale-free), shrinking buys nothing and the BatchNorms may be affine again.
+    (scale-free), shrinking buys nothing, but affine BatchNorms measured no better there.
     """
 
-    def __init__(
-        self, in_features: int, hidden: int, out_features: int, affine: bool = False
-    ) -> None:
+    def __init__(self, in_features: int, hidden: int, out_features: int) -> None:
         super().__init__()
         self.fc1 = nn.Linear(in_features, hidden)
-        self.bn1 = nn.BatchNorm1d(hidden, affine=affine)
+        self.bn1 = nn.BatchNorm1d(hidden, affine=False)
         self.fc2 = nn.Linear(hidden, out_features)
-        self.bn2 = nn.BatchNorm1d(out_features, affine=affine)
+        self.bn2 = nn.BatchNorm1d(out_features, affine=False)
         self.out_features = out_features
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -23,7 +23,6 @@ class MobileNetV2Plain(Backbone):
     pretrained_files = MOBILENET_V2_FILES
     packaged_weights = (DEEPSORT_MOBILENETV2,)
     ignored_keys = ("classifier.",)
-    style_layers = ("features.3", "features.6")  # ends of the 24- and 32-channel stages
 
     def __init__(self, width_mult: float = 1.0) -> None:
         super().__init__()

@@ -35,8 +35,6 @@ class ConvNetSmall(Backbone):
     """Four conv-BN-ReLU stages, each halving the resolution, then 4-stripe pooling; 1024-d
     output at width 1.0."""
 
-    style_layers = ("body.0", "body.1")  # ends of the first two stages (MixStyle's places)
-
     def __init__(self, width_mult: float = 1.0) -> None:
         super().__init__()
         widths = [_ch(c, width_mult) for c in (32, 64, 128, 256)]

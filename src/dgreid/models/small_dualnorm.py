@@ -39,8 +39,6 @@ def _stage(cin: int, cout: int, norm: str) -> nn.Sequential:
 class ConvNetDualNorm(Backbone):
     """Four conv stages with IN in the early layers and BN in the later ones; 1024-d output."""
 
-    style_layers = ("post.0", "post.1")  # after the first two stages
-
     def __init__(self, width_mult: float = 1.0) -> None:
         super().__init__()
         stages, post, cin = [], [], 3
