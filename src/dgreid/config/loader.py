@@ -52,6 +52,7 @@ RETIRED_KEYS: dict[str, Retired] = {
     "method.memory": Retired("learned"),
     "method.extractor_id_loss": Retired(True),
     "method.extractor_tri": Retired(1.0),
+    "method.head_warmup": Retired(0),
 }
 
 

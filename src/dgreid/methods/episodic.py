@@ -8,7 +8,6 @@ discriminate identities (L_tri), while C(E(F(x))) learns the ids of all sources 
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -48,9 +47,6 @@ class EpisodicSettings(MethodSettings):
     #: where F starts: "shared" (the stage-0 network, as in the paper every network shares one
     #: start) or "own" (its ImageNet / user weights, or its random initialisation)
     f_start: str = "shared"
-    #: iterations at the start of stage 2 in which F receives no gradient (the new projection,
-    #: E and C learn on F's stage-0 start first); 0 = none
-    head_warmup: int = 0
     #: F's projection to the extractors' width starts as "random" or as the "identity" (when
     #: the widths are equal)
     proj_init: str = "random"
@@ -70,7 +66,6 @@ class EpisodicSettings(MethodSettings):
         "normalize": free("true or false"),
         "extractor_feature": one_of(lambda: EXTRACTOR_FEATURES),
         "f_start": one_of(lambda: F_STARTS),
-        "head_warmup": at_least(0),
         "proj_init": one_of(lambda: PROJ_INITS),
         "stage1_epochs": at_least(0),
         "stage0_epochs": at_least(0),
@@ -150,7 +145,6 @@ class EpisodicMethod(Method):
         label_smooth: float = 0.1,
         seed: int = 0,
         normalize: bool = False,
-        head_warmup: int = 0,
         proj_init: str = "random",
     ) -> None:
         super().__init__()
@@ -182,7 +176,6 @@ class EpisodicMethod(Method):
         self.label_smooth = label_smooth
         self.seed = seed
         self.normalize = normalize
-        self.head_warmup = head_warmup
 
     @classmethod
     def from_config(cls, cfg: Config, ctx: BuildContext) -> Method:
@@ -233,7 +226,7 @@ class EpisodicMethod(Method):
         with torch.no_grad():
             biased_j = self.extractors[j](batch.images)
             biased_k = self.extractors[k](batch.images)
-        return self.assemble(batch, (i, j, k), biased_j, biased_k, step)
+        return self.assemble(batch, (i, j, k), biased_j, biased_k)
 
     def assemble(
         self,
@@ -241,17 +234,13 @@ class EpisodicMethod(Method):
         domains: tuple[int, int, int],
         biased_j: torch.Tensor,
         biased_k: torch.Tensor,
-        step: int,
     ) -> Episode:
         """The episode of ``batch`` from the frozen views F_j(x), F_k(x): E of each (running
-        statistics untouched), then F's own pass, E(F(x)) and C's logits. For the first
-        ``head_warmup`` steps F's pass sends no gradient into F: the new projection, E and C
-        learn on F's start before F moves."""
+        statistics untouched), then F's own pass, E(F(x)) and C's logits."""
         with running_stats_frozen(self.encoder):
             v_j, v_k = self.encoder(biased_j), self.encoder(biased_k)
-        with torch.no_grad() if step < self.head_warmup else contextlib.nullcontext():
-            pooled = self.backbone.pooled(batch.images)
-            feat = self.backbone.finish(pooled)
+        pooled = self.backbone.pooled(batch.images)
+        feat = self.backbone.finish(pooled)
         v = self.encoder(self.proj(feat))
         return Episode(*domains, v_j, v_k, v, self.classifier(v), pooled, feat)
 
@@ -327,6 +316,5 @@ def episodic_arguments(cfg: Config, ctx: BuildContext) -> dict[str, Any]:
         margin=cfg.method.margin,
         seed=cfg.train.seed,
         normalize=own.normalize,
-        head_warmup=own.head_warmup,
         proj_init=own.proj_init,
     )

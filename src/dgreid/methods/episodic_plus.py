@@ -135,7 +135,7 @@ class EpisodicPlusMethod(EpisodicMethod):
         rows = torch.arange(len(js))
         biased_j = views[[at[j] for j in js], rows]
         biased_k = views[[at[k] for k in ks], rows]
-        return self.assemble(batch, (-1, -1, -1), biased_j, biased_k, step)
+        return self.assemble(batch, (-1, -1, -1), biased_j, biased_k)
 
     def losses(self, ep: Episode, batch: Batch) -> dict[str, tuple[float, torch.Tensor]]:
         terms = super().losses(ep, batch)
