@@ -36,7 +36,6 @@ BAD_VALUES = [
     ("train.optimizer=adamw", "sgd, adam"),
     ("data.cache=disk", "auto, memory, none"),
     ("method.f_start=both", "own, shared"),
-    ("method.proj_init=eye", "random, identity"),
     ("train.device=gpu", "auto, cpu, cuda or cuda:N"),
     ("data.targets=[]", "a non-empty list"),
     ("data.sources=[]", "a non-empty list"),

@@ -29,7 +29,7 @@ OLD_FLAT_METHOD = {
     "extractor_feature": "raw", "stage1_init": "shared", "stage1_align": "none",
     "f_start": "shared", "tri_global": True, "consis_global": True, "test_feature": "backbone",
     "mixstyle": 0.0, "f_tri": 0.0, "f_id": 0.0, "mixed_episodes": False, "f_from_e": 1.0,
-    "meta_lr": 0.0, "episode_domains": "uniform", "proj_init": "random",
+    "meta_lr": 0.0, "episode_domains": "uniform",
     "stage1_lr_steps": [], "memory_momentum": 0.5, "memory": "learned",
     "extractor_id_loss": True, "extractor_tri": 1.0, "stage1_dir": "",
 }  # fmt: skip

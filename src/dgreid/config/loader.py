@@ -53,6 +53,7 @@ RETIRED_KEYS: dict[str, Retired] = {
     "method.extractor_id_loss": Retired(True),
     "method.extractor_tri": Retired(1.0),
     "method.head_warmup": Retired(0),
+    "method.proj_init": Retired("random"),
 }
 
 

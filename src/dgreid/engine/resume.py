@@ -135,7 +135,9 @@ class RunCheckpoint:
         diffs = config_diff(state.get("sampler", {}), self.sampler_meta)
         if self.labels.config and state.get("config"):
             saved = current_layout(state["config"], str(path))  # both in this version's layout
-            diffs += resume_diff(saved, current_layout(self.labels.config, "the run's config"))
+            diffs += resume_diff(
+                saved, current_layout(dict(self.labels.config), "the run's config")
+            )
         if diffs:
             raise TrainingError(
                 f"{path}: cannot resume, the run's settings differ from the checkpoint's: "

@@ -27,8 +27,6 @@ from dgreid.methods.registry import register_method
 from dgreid.models import Backbone, Embedding, build_backbone
 from dgreid.structures import Batch
 
-#: method.proj_init: how F's projection to the extractors' width starts
-PROJ_INITS = ("random", "identity")
 #: method.f_start: F from its own initialisation, or from the stage-0 network (``shared``)
 F_STARTS = ("own", "shared")
 
@@ -47,9 +45,6 @@ class EpisodicSettings(MethodSettings):
     #: where F starts: "shared" (the stage-0 network, as in the paper every network shares one
     #: start) or "own" (its ImageNet / user weights, or its random initialisation)
     f_start: str = "shared"
-    #: F's projection to the extractors' width starts as "random" or as the "identity" (when
-    #: the widths are equal)
-    proj_init: str = "random"
     stage1_epochs: int = 0  # epochs of each F_i; 0 = same as train.epochs
     #: epochs of the stage-0 network (F's network trained on the union of the sources, from
     #: ImageNet weights where they exist: F's start and the F_i's; as many iterations per epoch
@@ -66,7 +61,6 @@ class EpisodicSettings(MethodSettings):
         "normalize": free("true or false"),
         "extractor_feature": one_of(lambda: EXTRACTOR_FEATURES),
         "f_start": one_of(lambda: F_STARTS),
-        "proj_init": one_of(lambda: PROJ_INITS),
         "stage1_epochs": at_least(0),
         "stage0_epochs": at_least(0),
         "stage1_lr_steps": each(at_least(1)),
@@ -145,7 +139,6 @@ class EpisodicMethod(Method):
         label_smooth: float = 0.1,
         seed: int = 0,
         normalize: bool = False,
-        proj_init: str = "random",
     ) -> None:
         super().__init__()
         names = list(domain_names) if domain_names is not None else []
@@ -161,11 +154,6 @@ class EpisodicMethod(Method):
         self.extractors.eval()
         self.backbone: Backbone = build_backbone(backbone, pretrained, width_mult=width_mult)
         self.proj = nn.Linear(self.backbone.out_features, feat_dim)  # F's projection to F_i width
-        if proj_init not in PROJ_INITS:
-            raise TrainingError(f"method.proj_init must be random or identity; got {proj_init!r}")
-        if proj_init == "identity" and self.backbone.out_features == feat_dim:
-            nn.init.eye_(self.proj.weight)
-            nn.init.zeros_(self.proj.bias)
         self.encoder = Embedding(feat_dim, embed_dim, embed_dim)  # E
         self.classifier = nn.Linear(embed_dim, num_classes)  # C
         self.domain_names = names
@@ -316,5 +304,4 @@ def episodic_arguments(cfg: Config, ctx: BuildContext) -> dict[str, Any]:
         margin=cfg.method.margin,
         seed=cfg.train.seed,
         normalize=own.normalize,
-        proj_init=own.proj_init,
     )
