@@ -162,3 +162,15 @@ def test_custom_target_end_to_end(tmp_path: Path, tiny_image: Img) -> None:
     assert list(saved["targets"]) == ["custom:site_c"]
     splits = load_splits(tmp_path / "run" / "splits.json")
     assert splits == result.splits and {r.camid for r in splits["custom:site_c"][0].query} == {0}
+
+
+def test_default_check_includes_root_custom(
+    tmp_path: Path, tiny_image: Img, capsys: pytest.CaptureFixture[str]
+) -> None:
+    site_a(tmp_path, tiny_image, "custom")
+    tiny_image(tmp_path / "VIPeR" / "cam_a" / "000_0.bmp")
+    tiny_image(tmp_path / "VIPeR" / "cam_b" / "000_90.bmp")
+    assert [s.name for s in check_datasets(tmp_path, decode=False)] == ["viper", "custom"]
+    main(["data", "check", "--root", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert f"custom: found at {tmp_path / 'custom'}" in out and "2 ids, 4 images" in out

@@ -25,7 +25,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--datasets",
         nargs="+",
         metavar="NAME",
-        help="names to check (default: every dataset whose folder exists under --root); "
+        help="names to check (default: every dataset whose folder exists under --root, "
+        "ROOT/custom included); "
         "custom:NAME checks the folder ROOT/NAME, 'custom:*' every custom folder",
     )
     c.add_argument("--workers", type=int, default=0, help="decoding threads (0 = main thread)")

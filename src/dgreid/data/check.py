@@ -125,10 +125,14 @@ def unreadable_error(bad: Sequence[tuple[str, str]]) -> DatasetError:
 
 
 def default_names(root: str | Path) -> list[str]:
-    """Every registered dataset (except ``custom``) whose folder exists under ``root``."""
+    """Every registered dataset whose folder exists under ``root``; ``custom`` only for a
+    ``ROOT/custom`` folder (its loader would otherwise read ``root`` itself)."""
     present = []
     for name in DATASETS.names():
         if name == "custom":
+            folders = Path(root).iterdir() if Path(root).is_dir() else ()
+            if any(p.is_dir() and p.name.lower() == "custom" for p in folders):
+                present.append(name)
             continue
         try:
             get_loader(name, root).locate()
