@@ -174,3 +174,30 @@ def test_default_check_includes_root_custom(
     main(["data", "check", "--root", str(tmp_path)])
     out = capsys.readouterr().out
     assert f"custom: found at {tmp_path / 'custom'}" in out and "2 ids, 4 images" in out
+
+
+@pytest.mark.parametrize(
+    ("rows", "problem", "says"),
+    [
+        ("a/1.jpg,0,0\n", True, "0 id(s) with >= 2 images"),  # 1 image
+        ("a/1.jpg,0,0\nb/1.jpg,0,1\na/2.jpg,0,0\n", True, "1 id(s), 2 camera(s)"),  # 1 id
+        ("a/1.jpg,0,0\na/2.jpg,0,0\na/3.jpg,1,0\na/4.jpg,1,0\n", False, "1 camera(s)"),
+    ],
+)
+def test_check_says_what_a_small_custom_set_cannot_do(
+    rows: str,
+    problem: bool,
+    says: str,
+    tmp_path: Path,
+    tiny_image: Img,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    folder = tmp_path / "tiny"
+    for line in rows.splitlines():
+        tiny_image(folder / line.split(",")[0])
+    (folder / "manifest.csv").write_text("path,pid,camid\n" + rows)
+    code = main(["data", "check", "--root", str(tmp_path), "--datasets", "custom:tiny"])
+    out = capsys.readouterr().out
+    assert says in out and ("PROBLEM: " in out) == problem
+    assert code == (1 if problem else 0)
+    assert ("0 of 1 dataset(s) OK" if problem else "1 of 1 dataset(s) OK") in out

@@ -7,6 +7,7 @@ never as a stack trace from inside a data loader worker.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -47,10 +48,32 @@ class DatasetStatus:
     num_distractors: int = 0
     message: str = ""
     unreadable: list[tuple[str, str]] = field(default_factory=list)
+    #: What the set cannot be used for; ``problem`` when it can serve no role at all.
+    limits: list[str] = field(default_factory=list)
+    problem: bool = False
 
     @property
     def ok(self) -> bool:
-        return self.state == "found" and not self.unreadable
+        return self.state == "found" and not self.unreadable and not self.problem
+
+
+def usage_limits(records: Sequence[ImageRecord], num_cams: int) -> tuple[list[str], bool]:
+    """Why a set of identity ``records`` cannot train or be a target, and whether it can be
+    neither: training needs >= 2 ids with >= 2 images each, a target >= 2 ids and >= 2 cameras
+    (one to query from, one to search)."""
+    per_pid = Counter(r.pid for r in records if r.pid != DISTRACTOR_PID)
+    limits = []
+    trainable = sum(n >= 2 for n in per_pid.values())
+    if trainable < 2:
+        limits.append(
+            f"cannot train: {trainable} id(s) with >= 2 images (training needs >= 2 such ids)"
+        )
+    if len(per_pid) < 2 or num_cams < 2:
+        limits.append(
+            f"cannot be a target: {len(per_pid)} id(s), {num_cams} camera(s) (a target needs "
+            ">= 2 ids and >= 2 cameras for probe and gallery)"
+        )
+    return limits, len(limits) == 2
 
 
 def distinct_paths(records: Sequence[ImageRecord]) -> list[str]:
@@ -165,6 +188,8 @@ def check_dataset(
         num_cams=ds.num_cams,
         num_distractors=distractors,
     )
+    if name == "custom" or name.startswith(CUSTOM_PREFIX):
+        status.limits, status.problem = usage_limits(ds.records, ds.num_cams)
     if decode:
         status.unreadable = verify_images(ds.records, workers, progress, desc=name)
     return status
@@ -216,6 +241,8 @@ def format_report(statuses: Sequence[DatasetStatus], decoded: bool = True) -> st
             )
         elif decoded:
             line += ", all images decode"
+        for limit in s.limits:
+            line += f"\n  {'PROBLEM' if s.problem else 'note'}: {limit}"
         out.append(line)
     ok = sum(s.ok for s in statuses)
     out.append(f"{ok} of {len(statuses)} dataset(s) OK")
