@@ -174,3 +174,14 @@ def test_cli_root_that_does_not_exist(tmp_path: Path, capsys: pytest.CaptureFixt
     (tmp_path / "file").write_text("x")
     assert main(["data", "check", "--root", str(tmp_path / "file")]) == 1
     assert "is not a folder" in capsys.readouterr().err
+
+
+def test_empty_file_is_named_as_such(
+    tmp_path: Path, tiny_image: Img, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = viper_tree(tmp_path, tiny_image)
+    (folder / "cam_a" / "001_0.bmp").write_bytes(b"")
+    assert main(["data", "check", "--root", str(tmp_path), "--datasets", "viper"]) == 1
+    out = capsys.readouterr().out
+    assert f"{folder / 'cam_a' / '001_0.bmp'}: empty file (0 bytes)" in out
+    assert "cannot identify" not in out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 
 import torch
@@ -30,6 +31,8 @@ def read_image(path: str) -> Image.Image:
     except FileNotFoundError as e:
         raise DatasetError(f"{path}: file not found") from e
     except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as e:
+        if os.path.isfile(path) and os.path.getsize(path) == 0:
+            raise DatasetError(f"{path}: empty file (0 bytes)") from e
         raise DatasetError(f"{path}: cannot decode image ({e.__class__.__name__}: {e})") from e
 
 
