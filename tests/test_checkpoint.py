@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import os
 import pickle
+import random
+import warnings
 from pathlib import Path
 
 import pytest
@@ -20,6 +22,7 @@ from dgreid.engine.checkpoint_file import (
     save_model,
 )
 from dgreid.errors import CheckpointError
+from dgreid.utils.torch_file import safe_torch_load
 
 
 class Payload:
@@ -111,3 +114,22 @@ def test_config_diff_lists_changed_keys() -> None:
     current = {"train": {"lr": 0.02, "seed": 0}, "data": {"height": 64, "width": 32}}
     assert config_diff(saved, current) == ["data.width: '<absent>' -> 32", "train.lr: 0.01 -> 0.02"]
     assert config_diff(saved, saved) == []
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_random_bytes_are_not_a_checkpoint(seed: int, tmp_path: Path) -> None:
+    path = tmp_path / "noise.pt"
+    rng = random.Random(seed)
+    path.write_bytes(bytes([rng.choice(range(0x81, 0x100))]) + rng.randbytes(255))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # any warning torch lets through fails the test
+        with pytest.raises(CheckpointError) as e:
+            safe_torch_load(path, "checkpoint")
+    assert str(e.value).startswith(f"{path}: not a PyTorch checkpoint (no zip/pickle header)")
+    assert "could run code" not in str(e.value)
+
+
+def test_empty_torch_file(tmp_path: Path) -> None:
+    (tmp_path / "empty.pt").write_bytes(b"")
+    with pytest.raises(CheckpointError, match="empty.pt: cannot read model file: empty file"):
+        safe_torch_load(tmp_path / "empty.pt", "model file")

@@ -4,13 +4,16 @@ errors that name the file and never advise loading it unsafely."""
 from __future__ import annotations
 
 import pickle
-import zipfile
+import warnings
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from dgreid.errors import CheckpointError
+
+#: How a ``torch.save`` file opens: a zip archive, or (the legacy format) a pickle, protocol 2+.
+_HEADERS = (b"PK\x03\x04", b"\x80")
 
 
 def _first_line(e: BaseException) -> str:
@@ -29,19 +32,37 @@ def safe_torch_load(
     """
     path = Path(path)
     try:
-        return torch.load(path, map_location=map_location, weights_only=True)
-    except pickle.UnpicklingError as e:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch's advice to load unsafely is never shown
+            return torch.load(path, map_location=map_location, weights_only=True)
+    except FileNotFoundError:
+        raise CheckpointError(f"{path}: file not found") from None
+    except Exception as e:
+        raise CheckpointError(_load_failure(path, what, e)) from None
+
+
+def _load_failure(path: Path, what: str, e: Exception) -> str:
+    """Why ``torch.load`` of ``path`` failed, judged first by the file's opening bytes."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4)
+    except OSError:
+        head = None
+    if head == b"":
+        return f"{path}: cannot read {what}: empty file (0 bytes)"
+    if head is not None and not head.startswith(_HEADERS):
+        return f"{path}: not a PyTorch {what} (no zip/pickle header); is this the right file?"
+    if isinstance(e, pickle.UnpicklingError):
         found = [ln.strip() for ln in str(e).splitlines() if "GLOBAL" in ln]
-        raise CheckpointError(
+        return (
             f"{path}: refused to load: the file holds objects other than tensors and plain "
             f"values (a pickle that could run code, or not a dgreid {what}); nothing in it "
-            f"was executed. {found[0] if found else ''}".rstrip()
-        ) from None
-    except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError) as e:
-        raise CheckpointError(
-            f"{path}: cannot read {what} (truncated or corrupt file?): "
-            f"{e.__class__.__name__}: {_first_line(e)}"
-        ) from None
+            f"was executed. {found[0] if found else ''}"
+        ).rstrip()
+    return (
+        f"{path}: cannot read {what} (truncated or corrupt file?): "
+        f"{e.__class__.__name__}: {_first_line(e)}"
+    )
 
 
 def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
