@@ -6,7 +6,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from dgreid.config.schema import Config, MethodConfig, TrainConfig
-from dgreid.experiments.stage1 import STAGE0, stage1_key, stage1_settings
+from dgreid.experiments.stage_plan import STAGE0, stage1_key, stage1_settings
 
 
 def _cfg(tmp_path: Path, stage0_epochs: int = 0) -> Config:
