@@ -32,25 +32,22 @@ def test_instance_norm_removes_per_image_contrast() -> None:
     torch.testing.assert_close(stem(x), stem(3.0 * x + 0.0), atol=1e-4, rtol=1e-3)
 
 
-def test_load_start_takes_a_plain_small_networks_weights() -> None:
-    """F (DualNorm) starts from the stage-0 ``convnet_small``: every conv and norm it shares."""
-    plain = build_backbone("convnet_small", "none")
-    for p in plain.parameters():
-        torch.nn.init.normal_(p)
-    for m in plain.modules():
-        if isinstance(m, nn.BatchNorm2d):
-            m.running_mean.fill_(0.5)
+def test_plain_state_is_the_shared_layers_in_the_plain_networks_layout() -> None:
+    """The F_i (``convnet_small``) start from the stage-0 DualNorm network's convolutions and
+    norm scales and shifts; the InstanceNorm stem hands its scale and shift to a BatchNorm with
+    fresh running statistics, and the added InstanceNorms and feature BatchNorm stay out."""
     net = build_backbone("convnet_dualnorm", "none")
-    feat_bn = {k: v.clone() for k, v in net.feat_bn.state_dict().items()}
-    net.load_start(plain.state_dict(), "the stage-0 network")
-    for i, (src, dst) in enumerate(zip(plain.body, net.stages)):
+    for p in net.parameters():
+        torch.nn.init.normal_(p)
+    plain = build_backbone("convnet_small", "none")
+    plain.load_start(net.plain_state(), "the stage-0 network")
+    for i, (src, dst) in enumerate(zip(net.stages, plain.body)):
         assert torch.equal(src[0].weight, dst[0].weight), f"stage {i} conv"
         assert torch.equal(src[1].weight, dst[1].weight) and torch.equal(src[1].bias, dst[1].bias)
-        if isinstance(dst[1], nn.BatchNorm2d):
-            assert torch.equal(dst[1].running_mean, torch.full_like(dst[1].running_mean, 0.5))
-    # the instance-norm stem keeps no running statistics; the layers the plain net lacks stay
-    assert net.stages[0][1].running_mean is None
-    assert all(torch.equal(v, net.feat_bn.state_dict()[k]) for k, v in feat_bn.items())
+    stem = plain.body[0][1]
+    assert torch.equal(stem.running_mean, torch.zeros_like(stem.running_mean))
+    assert torch.equal(stem.running_var, torch.ones_like(stem.running_var))
+    assert not any(k.startswith(("post.", "feat_bn.")) for k in net.plain_state())
 
 
 def test_load_start_refuses_another_architecture() -> None:

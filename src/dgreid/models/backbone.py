@@ -44,7 +44,6 @@ class Backbone(nn.Module):
     pretrained_files: tuple[str, ...] = ()
     ignored_keys: tuple[str, ...] = ()
     packaged_weights: tuple[PackagedWeights, ...] = ()
-    #: names of early modules (as in ``named_modules``) whose outputs carry image style:
 
     #: whether the network ends in its own BatchNorm1d over the pooled feature (DualNorm's
     #: feature normalisation): then ``forward(x) == finish(pooled(x))`` and that norm can be a
@@ -94,10 +93,8 @@ class Backbone(nn.Module):
         self.load_state_dict(state, strict=False)
 
     def load_start(self, state: dict[str, torch.Tensor], source: str) -> None:
-        """Start from another trained network's weights (the episodic methods' shared start:
-        F from the stage-0 network its extractors started from). By default ``state`` must be
-        in this network's own key layout, checked as :meth:`load_imagenet` checks it;
-        a backbone built on another one's layers overrides this to map that one's keys."""
+        """Start from another trained network of this architecture (the episodic methods' F
+        from the stage-0 network), checked as :meth:`load_imagenet` checks a file."""
         self.load_imagenet(state, source)
 
     def required_missing(self, missing: list[str]) -> list[str]:

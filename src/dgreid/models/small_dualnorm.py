@@ -65,18 +65,6 @@ class ConvNetDualNorm(Backbone):
     def finish(self, pooled: torch.Tensor) -> torch.Tensor:
         return self.feat_bn(pooled)
 
-    def load_start(self, state: dict[str, torch.Tensor], source: str) -> None:
-        """Also take a ``convnet_small``'s weights (its ``body.<i>`` is this network's
-        ``stages.<i>``): every convolution and norm scale and shift; an InstanceNorm keeps no
-        running statistics, so those of the BatchNorm it replaces are dropped. The added
-        InstanceNorms and the feature BatchNorm keep their initialisation."""
-        if any(k.startswith("body.") for k in state):
-            own = self.state_dict()
-            renamed = {"stages." + k[len("body.") :]: v for k, v in state.items()}
-            added = {k: v for k, v in own.items() if k.startswith(("post.", "feat_bn."))}
-            state = added | {k: v for k, v in renamed.items() if k in own or not _running(k)}
-        super().load_start(state, source)
-
     plain_twin = "convnet_small"
 
     def plain_state(self) -> dict[str, torch.Tensor]:
@@ -91,10 +79,6 @@ class ConvNetDualNorm(Backbone):
             if isinstance(norm, nn.InstanceNorm2d):
                 state |= fresh_running_stats(f"body.{i}.1", norm.num_features)
         return state
-
-
-def _running(key: str) -> bool:
-    return key.rsplit(".", 1)[-1] in ("running_mean", "running_var", "num_batches_tracked")
 
 
 @BACKBONES.register("convnet_dualnorm")
