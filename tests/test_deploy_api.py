@@ -60,3 +60,36 @@ def test_embed_takes_numpy_rgb_images(tmp_path: Path) -> None:
     assert not torch.allclose(model.embed(bgr)[0], from_paths[0], atol=1e-4)
     with pytest.raises(InputError, match=r"shape \(H, W, 3\) and dtype uint8 in RGB"):
         model.embed(arrays[0].astype(np.float32))
+
+
+def test_flip_is_recorded_and_embeds_as_evaluation_did(tmp_path: Path) -> None:
+    from dgreid.deploy.model_file import read_model_file
+    from dgreid.evaluation.extract import extract_features
+    from dgreid.structures import ImageRecord
+    from dgreid.utils.io import atomic_torch_save
+
+    run = make_run(tmp_path / "run", overrides=["eval.flip=true"])
+    paths = write_images(tmp_path / "imgs", 4)
+    model = dgreid.load(run, device="cpu")
+    assert model.flip and model.meta.flip
+    plain = dgreid.load(run, device="cpu", flip=False)
+    assert not plain.flip
+    batch = torch.stack([model.preprocess(p) for p in paths])
+    both = (plain.embed(batch) + plain.embed(torch.flip(batch, dims=[3]))) / 2
+    assert torch.allclose(model.embed(batch), both, atol=1e-6)
+    assert not torch.allclose(plain.embed(batch), both, atol=1e-4)
+    # the evaluation's flip-averaged features are the API's
+    records = [ImageRecord(str(p), i, 0, 0) for i, p in enumerate(paths)]
+    evaluated = extract_features(
+        model.backend.method.embed, records, flip=True, height=H, width=W, progress=False
+    )
+    assert torch.allclose(evaluated.features, model.embed([str(p) for p in paths]), atol=1e-5)
+    # a model file written before flip was recorded embeds one pass; a bad value is refused
+    old = read_model_file(run / "model.pt")
+    del old["meta"]["flip"]
+    atomic_torch_save(tmp_path / "old.pt", old)
+    assert not dgreid.load(tmp_path / "old.pt", device="cpu").flip
+    old["meta"]["flip"] = "yes"
+    atomic_torch_save(tmp_path / "bad.pt", old)
+    with pytest.raises(CheckpointError, match=r"bad.pt: metadata field 'flip' is 'yes'"):
+        dgreid.load(tmp_path / "bad.pt", device="cpu")

@@ -248,3 +248,30 @@ def test_the_embedding_bar_has_a_label(
     rc = main(["extract", str(run), str(gallery), "--out", str(tmp / "g.npz"), "--workers", "0"])
     err = capsys.readouterr().err
     assert rc == 0 and "embedding images: 8/8 img (100%)" in err
+
+
+def test_extract_and_search_embed_with_the_recorded_flip(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    write_images(tmp_path / "query", 2, seed=1)
+    write_images(tmp_path / "gallery", 4, seed=2)
+    run = make_run(tmp_path / "run", overrides=["eval.flip=true"])
+
+    def extract(out: str, *extra: str) -> Path:
+        args = ["extract", str(run), str(tmp_path / "gallery"), "--out", str(tmp_path / out)]
+        assert main([*args, "--workers", "0", "--no-progress", *extra]) == 0
+        return tmp_path / out
+
+    flipped, plain = load_features(extract("f.npz")), load_features(extract("p.npz", "--no-flip"))
+    assert flipped.meta["flip"] is True and plain.meta["flip"] is False
+    images = [flipped.abspath(i) for i in range(len(flipped))]
+    assert np.allclose(flipped.features, dgreid.load(run, "cpu").embed(images).numpy(), atol=1e-5)
+    assert not np.allclose(flipped.features, plain.features, atol=1e-4)
+    capsys.readouterr()
+    # a gallery extracted without flip, queries embedded with it: said
+    assert main(_search(tmp_path, run, "--gallery", str(tmp_path / "p.npz"))) == 0
+    assert "p.npz was extracted with flip=False; this search embeds with flip=True" in (
+        capsys.readouterr().err
+    )
+    assert main(_search(tmp_path, run, "--gallery", str(tmp_path / "f.npz"))) == 0
+    assert "extracted with flip" not in capsys.readouterr().err

@@ -33,6 +33,10 @@ def _rank1(path: Path) -> dict[str, float]:
     return {**per_target, "average": data["average"]["rank1"]}
 
 
+def _map(path: Path) -> dict[str, float]:
+    return {t: r["mean"]["mAP"] for t, r in json.loads(path.read_text())["targets"].items()}
+
+
 def test_stage1_extractors_reused(
     episodic_run: Path, tiny_benchmark: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -66,6 +70,10 @@ def test_eval_reproduces_results(
         assert main(["eval", str(episodic_run), "--out", str(out), "--device", "cpu", *extra]) == 0
         assert _rank1(out / "results.json") == pytest.approx(expected, abs=1e-6), name
     assert "DG evaluation on unseen targets (episodic)" in capsys.readouterr().out
+    # --flip evaluates the mean of each image's and its mirror's features: other scores
+    assert main(["eval", str(episodic_run), "--out", str(tmp_path / "flip"), "--flip"]) == 0
+    flipped, plain = (_map(tmp_path / name / "results.json") for name in ("flip", "saved"))
+    assert flipped != pytest.approx(plain, abs=1e-6)
 
 
 def test_eval_on_a_target_the_saved_splits_lack(

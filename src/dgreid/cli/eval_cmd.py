@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from dgreid.cli.extract_cmd import add_flip_argument
 from dgreid.cli.logs import setup_logging
 
 
@@ -28,6 +29,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--out", help="folder for results.json / splits.json (default: none)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
+    add_flip_argument(p)
     p.set_defaults(func=run)
 
 
@@ -46,6 +48,8 @@ def run(args: argparse.Namespace) -> int:
     cfg = loaded.config
     if args.root:
         cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, root=args.root))
+    if args.flip is not None:
+        cfg = dataclasses.replace(cfg, eval=dataclasses.replace(cfg.eval, flip=args.flip))
     embed, distance = embedder(loaded.method)
     out = Path(args.out) if args.out else None
     result = evaluate_targets(embed, distance, cfg, out, device, args.targets, args.splits)

@@ -6,6 +6,16 @@ import argparse
 import sys
 
 
+def add_flip_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--flip",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="average each feature with its mirror image's (default: as the model's run was "
+        "evaluated, eval.flip)",
+    )
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "extract",
@@ -18,6 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=int, default=64, help="images per batch (default 64)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     p.add_argument("--workers", type=int, default=2, help="image-decoding processes")
+    add_flip_argument(p)
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.set_defaults(func=run)
 
@@ -27,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
     from dgreid.deploy.features import extract_folder, save_features
     from dgreid.errors import DatasetError
 
-    model = load(args.model, device=args.device)
+    model = load(args.model, device=args.device, flip=args.flip)
     fs, skipped = extract_folder(
         model, args.images, args.batch_size, args.workers, progress=not args.no_progress
     )

@@ -7,6 +7,8 @@ import sys
 import time
 from pathlib import Path
 
+from dgreid.cli.extract_cmd import add_flip_argument
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -47,6 +49,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="link the HTML pages to the images by absolute file:// paths (default: relative "
         "paths, which name no local folder)",
     )
+    add_flip_argument(p)
     p.add_argument("--batch-size", type=int, default=64, help="images per batch (default 64)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     p.add_argument("--workers", type=int, default=2, help="image-decoding processes")
@@ -60,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.topk < 1:
         raise SearchError(f"--topk must be >= 1, got {args.topk}")
-    model = load(args.model, device=args.device)
+    model = load(args.model, device=args.device, flip=args.flip)
     if args.metric is None:
         args.metric = model.metric
         if not model.meta.metric:
@@ -75,6 +78,12 @@ def run(args: argparse.Namespace) -> int:
             fs = load_features(source)
             if fs.meta.get("created") not in (None, model.meta.created):
                 print(f"warning: {source} was extracted with another model", file=sys.stderr)
+            elif bool(fs.meta.get("flip", False)) != model.flip:
+                print(
+                    f"warning: {source} was extracted with flip={fs.meta.get('flip', False)}; "
+                    f"this search embeds with flip={model.flip} (--flip / --no-flip)",
+                    file=sys.stderr,
+                )
             return fs
         fs, skipped = extract_folder(model, source, args.batch_size, args.workers)
         for s in skipped:

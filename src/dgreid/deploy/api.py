@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -108,9 +109,12 @@ def _image_transform(meta: ModelMeta) -> Callable[[Image.Image], torch.Tensor]:
 class ReIDModel:
     """A trained re-ID model ready for embedding: ``features = model.embed(images)``."""
 
-    def __init__(self, backend: Backend, meta: ModelMeta, source: str) -> None:
+    def __init__(
+        self, backend: Backend, meta: ModelMeta, source: str, flip: bool | None = None
+    ) -> None:
         self.backend = backend
-        self.meta = meta
+        # ``meta.flip`` says how this model embeds: as its run evaluated, unless ``flip`` says
+        self.meta = meta if flip is None else dataclasses.replace(meta, flip=flip)
         self.source = source
         self.transform = _image_transform(meta)
 
@@ -141,6 +145,12 @@ class ReIDModel:
         return self.meta.metric or DEFAULT_METRIC
 
     @property
+    def flip(self) -> bool:
+        """Whether a feature is the mean of the image's and its horizontal mirror's, as the
+        run's evaluation computed it (``eval.flip``, recorded in the model file)."""
+        return self.meta.flip
+
+    @property
     def device(self) -> torch.device:
         return self.backend.device
 
@@ -148,7 +158,8 @@ class ReIDModel:
         h, w = self.input_size
         return (
             f"ReIDModel(method={self.method!r}, input_size=({h}, {w}), feat_dim={self.feat_dim}, "
-            f"sources={self.sources}, device={self.device}, source={self.source!r})"
+            f"sources={self.sources}, flip={self.flip}, device={self.device}, "
+            f"source={self.source!r})"
         )
 
     def preprocess(self, image: ImageInput) -> torch.Tensor:
@@ -180,7 +191,10 @@ class ReIDModel:
             )
         if not images.is_floating_point():
             raise InputError(f"embed: expected a float tensor, got {images.dtype}")
-        return self.backend(images)
+        feats = self.backend(images)
+        if self.flip:
+            feats = (feats + self.backend(torch.flip(images, dims=[3]))) / 2
+        return feats
 
     def embed(
         self, images: torch.Tensor | Sequence[ImageInput] | ImageInput, batch_size: int = 64
@@ -215,10 +229,14 @@ class ReIDModel:
         return torch.cat(chunks)
 
 
-def load(path: str | Path, device: str | torch.device = "auto") -> ReIDModel:
+def load(
+    path: str | Path, device: str | torch.device = "auto", flip: bool | None = None
+) -> ReIDModel:
     """Load a run folder (its ``model.pt``), a model file, or an ``.onnx`` from ``dgreid export``.
 
-    ``device`` (auto | cpu | cuda | cuda:N) applies to PyTorch models; ONNX runs on the CPU."""
+    ``device`` (auto | cpu | cuda | cuda:N) applies to PyTorch models; ONNX runs on the CPU.
+    ``flip`` averages each feature with its mirror image's; by default the model embeds as its
+    run was evaluated (``eval.flip``, recorded in the model file)."""
     path = Path(path)
     if path.is_dir():
         model_file = path / "model.pt"
@@ -234,7 +252,7 @@ def load(path: str | Path, device: str | torch.device = "auto") -> ReIDModel:
     if path.suffix.lower() == ".onnx":
         backend = OnnxBackend(path)
         meta = onnx_meta(path, backend.session.get_modelmeta().custom_metadata_map)
-        return ReIDModel(backend, meta, str(path))
+        return ReIDModel(backend, meta, str(path), flip)
     dev = resolve_device(device)
     loaded = load_model_file(path, device=dev)
-    return ReIDModel(TorchBackend(loaded.method, dev), loaded.meta, str(path))
+    return ReIDModel(TorchBackend(loaded.method, dev), loaded.meta, str(path), flip)

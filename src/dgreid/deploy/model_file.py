@@ -5,7 +5,7 @@ A model file is a dict of plain data and tensors only, so it loads with
 
     {"format": "dgreid-model", "version": 1,
      "meta": {method, backbone, input_size [h, w], feat_dim, sources, num_classes, num_domains,
-              mean, std, dgreid_version, created, metric},
+              mean, std, dgreid_version, created, metric, flip},
      "config": <the run's config as a dict>,
      "state_dict": {name: tensor}}
 
@@ -58,6 +58,9 @@ class ModelMeta:
     #: the distance the run was evaluated with (``eval.metric``); "" in files written before
     #: it was recorded
     metric: str = ""
+    #: whether a feature is the mean of the image's and its mirror's (``eval.flip``); false in
+    #: files written before it was recorded
+    flip: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
@@ -89,6 +92,7 @@ class ModelMeta:
                 dgreid_version=str(data["dgreid_version"]),
                 created=str(data["created"]),
                 metric=str(data.get("metric", "")),
+                flip=_flag(data.get("flip", False), "flip", source),
             )
         except (TypeError, ValueError) as e:
             raise CheckpointError(f"{source}: malformed metadata ({e})") from e
@@ -121,7 +125,14 @@ def make_meta(cfg: Config, method: nn.Module, num_classes: int, num_domains: int
         dgreid_version=__version__,
         created=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         metric=cfg.eval.metric,
+        flip=cfg.eval.flip,
     )
+
+
+def _flag(value: Any, name: str, source: str) -> bool:
+    if not isinstance(value, bool):
+        raise CheckpointError(f"{source}: metadata field {name!r} is {value!r}, not true or false")
+    return value
 
 
 def inference_state_dict(method: nn.Module) -> dict[str, torch.Tensor]:
