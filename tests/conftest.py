@@ -5,10 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 
 from dgreid.config import Config, load_config
+from dgreid.data.transforms import Augmentation
+from dgreid.structures import ImageRecord
 
 
 def _write_tiny_image(path: Path, shade: int = 128) -> Path:
@@ -16,6 +19,38 @@ def _write_tiny_image(path: Path, shade: int = 128) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.new("RGB", (4, 8), (shade, 255 - shade, 60)).save(path)
     return path
+
+
+def write_crops(root: Path, pids: int = 4, per_pid: int = 4) -> list[ImageRecord]:
+    """Noisy crops of assorted sizes (JPEG and PNG), ``per_pid`` per identity, 2 cameras."""
+    rng = np.random.default_rng(0)
+    records = []
+    for pid in range(pids):
+        for i in range(per_pid):
+            h, w = int(rng.integers(20, 48)), int(rng.integers(9, 24))
+            pixels = rng.integers(0, 256, size=(h, w, 3)).astype(np.uint8)
+            path = root / f"{pid:04d}_c{i % 2 + 1}_{i}.{'jpg' if i % 2 else 'png'}"
+            Image.fromarray(pixels).save(path)
+            records.append(ImageRecord(str(path), pid, i % 2, 0))
+    return records
+
+
+#: Each training augmentation option on alone, and all of them at once (``data.*`` overrides).
+AUGMENT_OPTIONS = {
+    "pad": ["data.pad=3"],
+    "color_jitter": ["data.color_jitter=0.4"],
+    "grayscale": ["data.grayscale=0.5"],
+    "erasing": ["data.erasing=0.5"],
+    "augmix": ["data.augmix=true"],
+}
+AUGMENT_OPTIONS["all"] = [o for opts in AUGMENT_OPTIONS.values() for o in opts]
+
+
+def augmentation_of(overrides: list[str]) -> Augmentation:
+    """The :class:`Augmentation` that the ``data.*`` ``overrides`` ask for."""
+    from dgreid.experiments.trainer_args import augmentation
+
+    return augmentation(load_config(None, overrides))
 
 
 @pytest.fixture

@@ -16,9 +16,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from PIL import Image
 
-from conftest import tiny_config
+from conftest import AUGMENT_OPTIONS, augmentation_of, tiny_config, write_crops
 from dgreid.config import Config
 from dgreid.data.image_cache import MB, CachedImageDataset, build_image_cache
 from dgreid.data.image_dataset import ImageDataset, read_image
@@ -33,20 +32,6 @@ from dgreid.structures import Batch, ImageRecord
 H, W = 16, 8
 
 
-def write_crops(root: Path, pids: int = 4, per_pid: int = 4) -> list[ImageRecord]:
-    """Noisy crops of assorted sizes (JPEG and PNG), ``per_pid`` per identity, 2 cameras."""
-    rng = np.random.default_rng(0)
-    records = []
-    for pid in range(pids):
-        for i in range(per_pid):
-            h, w = int(rng.integers(20, 48)), int(rng.integers(9, 24))
-            pixels = rng.integers(0, 256, size=(h, w, 3)).astype(np.uint8)
-            path = root / f"{pid:04d}_c{i % 2 + 1}_{i}.{'jpg' if i % 2 else 'png'}"
-            Image.fromarray(pixels).save(path)
-            records.append(ImageRecord(str(path), pid, i % 2, 0))
-    return records
-
-
 @pytest.fixture(scope="module")
 def records(tmp_path_factory: pytest.TempPathFactory) -> list[ImageRecord]:
     return write_crops(tmp_path_factory.mktemp("crops"))
@@ -55,7 +40,7 @@ def records(tmp_path_factory: pytest.TempPathFactory) -> list[ImageRecord]:
 def epoch_batches(stream: ImageStream, epoch: int, skip: int = 0, workers: int = 0) -> list:
     """Epoch ``epoch``'s batches of ``stream`` (4 of 8 images, seed 5), ``skip`` left out."""
     opened = ImageStream(
-        stream.records, 2, stream.height, stream.width, workers, stream.cache
+        stream.records, 2, stream.height, stream.width, workers, stream.cache, stream.augment
     ).open("pk", batch_size=8, seed=5, iters_per_epoch=4)
     return list(opened.epoch(epoch, skip=skip))
 
@@ -84,11 +69,16 @@ def test_cache_holds_decoded_resized_pixels(records: list[ImageRecord]) -> None:
         assert torch.equal(normalised, test_tf(img))
 
 
-def test_cached_augmentation_is_the_decoding_paths(records: list[ImageRecord]) -> None:
-    """For each (image, seed): the cached batch's tensor == the decoding path's tensor."""
+@pytest.mark.parametrize("options", ["default", *AUGMENT_OPTIONS])
+def test_cached_augmentation_is_the_decoding_paths(
+    records: list[ImageRecord], options: str
+) -> None:
+    """For each (image, seed): the cached batch's tensor == the decoding path's tensor, with the
+    default augmentation and with each ``data.*`` option on; the records' fields untouched."""
+    aug = augmentation_of(AUGMENT_OPTIONS.get(options, []))
     cache = build_image_cache(records, H, W, budget_mb=1, progress=False)
-    cached = CachedImageDataset(cache, records)
-    decoded = SeededDataset(ImageDataset(records, build_transform(H, W, train=True)))
+    cached = CachedImageDataset(cache, records, aug)
+    decoded = SeededDataset(ImageDataset(records, build_transform(H, W, train=True, aug=aug)))
     items = [(i, 7 + 987_654_321 * i) for i in range(len(records))]
     batch = cached[items]
     assert batch.images.shape == (len(records), 3, H, W)
@@ -97,16 +87,21 @@ def test_cached_augmentation_is_the_decoding_paths(records: list[ImageRecord]) -
         image, rec = decoded[item]  # type: ignore[misc]
         assert torch.equal(batch.images[k], image), records[k].path
         assert batch.pids[k] == rec.pid and batch.paths[k] == rec.path
+        assert (batch.camids[k], batch.domains[k]) == (rec.camid, rec.domain)
         flips += torch.equal(image, image.flip(2))
     assert flips < len(items)  # the images are not symmetric: flips were checked
 
 
-def test_stream_same_batches_any_workers_and_after_resume(records: list[ImageRecord]) -> None:
+@pytest.mark.parametrize("options", ["default", "all"])
+def test_stream_same_batches_any_workers_and_after_resume(
+    records: list[ImageRecord], options: str
+) -> None:
     """The cached stream gives the decoding stream's batches, with 0 or 2 workers, and a resume
-    two batches into an epoch gives the rest of that epoch."""
+    two batches into an epoch gives the rest of that epoch; also with every option on."""
+    aug = augmentation_of(AUGMENT_OPTIONS.get(options, []))
     cache = build_image_cache(records, H, W, budget_mb=1, progress=False)
-    decoding = ImageStream(records, 2, H, W)
-    cached = ImageStream(records, 2, H, W, cache=cache)
+    decoding = ImageStream(records, 2, H, W, augment=aug)
+    cached = ImageStream(records, 2, H, W, cache=cache, augment=aug)
     reference = epoch_batches(decoding, epoch=1)
     assert_same_batches(epoch_batches(cached, epoch=1), reference)
     assert_same_batches(epoch_batches(cached, epoch=1, workers=2), reference)
@@ -170,15 +165,19 @@ def test_corrupt_image_names_the_file(records: list[ImageRecord], tmp_path: Path
     assert f"{broken}: cannot decode image" in msg and f"{missing}: file not found" in msg
 
 
+@pytest.mark.parametrize("options", ["default", "all"])
 def test_training_with_cache_matches_decoding(
-    tiny_benchmark: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    tiny_benchmark: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture, options: str
 ) -> None:
     """A tiny baseline run with data.cache=memory logs the cache and ends with the weights of
-    the same run with data.cache=none."""
+    the same run with data.cache=none; also with every augmentation option on."""
     caplog.set_level(logging.INFO, logger="dgreid")
     weights = {}
     for mode in ("memory", "none"):
-        cfg = tiny_config("baseline", tiny_benchmark, tmp_path / mode, f"data.cache={mode}")
+        cfg = tiny_config(
+            "baseline", tiny_benchmark, tmp_path / mode, f"data.cache={mode}",
+            *AUGMENT_OPTIONS.get(options, []),
+        )  # fmt: skip
         run_training(cfg, evaluate=False)
         data = torch.load(tmp_path / mode / "model.pt", map_location="cpu", weights_only=True)
         weights[mode] = data["state_dict"]

@@ -69,3 +69,17 @@ def test_keys_follow_the_milestones_each_network_trains_with(tmp_path: Path) -> 
     assert stage1_settings(short, stage0=True).lr_steps == [12]
     for domain, start in [(STAGE0, "random"), ("synth-duke", STAGE0)]:
         assert stage1_key(short, domain, 100, start) != stage1_key(long, domain, 100, start)
+
+
+def test_augmentation_enters_the_keys_only_when_changed(tmp_path: Path) -> None:
+    """The keys of a config with the augmentation at its defaults are those computed before the
+    augmentation options existed (the values below); each option changes every key."""
+    plain = replace(Config(), data=replace(Config().data, root="/nowhere/data"))
+    before = {("synth-duke", "pretrained"): "b1342fa5daa4", (STAGE0, "random"): "b93d961a7573"}
+    for (domain, start), key in before.items():
+        assert stage1_key(plain, domain, 100, start) == key
+    changes = {"pad": 3, "color_jitter": 0.2, "grayscale": 0.1, "erasing": 0.5, "augmix": True}
+    for name, value in changes.items():
+        changed = replace(plain, data=replace(plain.data, **{name: value}))
+        for domain, start in before:
+            assert stage1_key(changed, domain, 100, start) != before[domain, start], name

@@ -37,6 +37,16 @@ class DataConfig:
     #: ("all", "none" or names such as [viewpoint, geometry]); another root is an error
     synth_version: int = 3
     synth_shifts: list[str] = field(default_factory=lambda: ["all"])
+    #: training augmentation (every method; dgreid.data.transforms.Augmentation). Each image is
+    #: flipped at random, zero-padded by data.pad pixels a side and cropped back at random;
+    #: the rest is off at 0 / false. color_jitter: strength s, brightness, contrast and
+    #: saturation scaled by factors in [max(0, 1 - s), 1 + s]; grayscale: probability of gray;
+    #: augmix: AugMix (torchvision's defaults); erasing: probability of random erasing.
+    pad: int = 10
+    color_jitter: float = 0.0
+    grayscale: float = 0.0
+    erasing: float = 0.0
+    augmix: bool = False
 
 
 @dataclass

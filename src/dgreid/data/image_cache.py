@@ -25,7 +25,7 @@ from torch.utils.data import Dataset
 
 from dgreid.data.check import decode_failure, distinct_paths, map_images, unreadable_error
 from dgreid.data.image_dataset import read_image
-from dgreid.data.transforms import PAD, augment_batch, draw_flip_crop, resize_image
+from dgreid.data.transforms import Augmentation, augment_batch, draw_flip_crop, resize_image
 from dgreid.errors import DatasetError
 from dgreid.structures import Batch, ImageRecord, batch_of
 from dgreid.utils.progress import progress_bar
@@ -128,12 +128,14 @@ def _decode_resized(path: str, height: int, width: int) -> np.ndarray | tuple[st
 
 
 class CachedImageDataset(Dataset):
-    """``records`` served from ``cache`` with the training augmentation, a batch at a time:
-    ``dataset[[(index, seed), ...]]`` is the :class:`Batch` of those records, each image
-    flipped and cropped as its seed says (see :mod:`dgreid.engine.loader`)."""
+    """``records`` served from ``cache`` with the training augmentation ``aug``, a batch at a
+    time: ``dataset[[(index, seed), ...]]`` is the :class:`Batch` of those records, each image
+    augmented as its seed says (see :mod:`dgreid.engine.loader`)."""
 
-    def __init__(self, cache: ImageCache, records: Sequence[ImageRecord], pad: int = PAD) -> None:
-        self.cache, self.records, self.pad = cache, list(records), pad
+    def __init__(
+        self, cache: ImageCache, records: Sequence[ImageRecord], aug: Augmentation | None = None
+    ) -> None:
+        self.cache, self.records, self.aug = cache, list(records), aug or Augmentation()
         self.rows = cache.rows_of(self.records)
 
     def __len__(self) -> int:
@@ -141,10 +143,10 @@ class CachedImageDataset(Dataset):
 
     def __getitem__(self, items: Sequence[tuple[int, int]]) -> Batch:  # type: ignore[override]
         generator = torch.Generator()
-        choices = [draw_flip_crop(seed, self.pad, generator) for _, seed in items]
+        choices = [draw_flip_crop(seed, self.aug.pad, generator) for _, seed in items]
         images = [self.cache.pixels[self.rows[index]] for index, _ in items]
         return batch_of(
-            augment_batch(images, choices, self.pad), [self.records[i] for i, _ in items]
+            augment_batch(images, choices, self.aug), [self.records[i] for i, _ in items]
         )
 
 

@@ -16,7 +16,7 @@ from torch.utils.data import DataLoader
 from dgreid.data.image_cache import CachedImageDataset, ImageCache
 from dgreid.data.image_dataset import ImageDataset
 from dgreid.data.samplers import build_sampler
-from dgreid.data.transforms import build_transform
+from dgreid.data.transforms import Augmentation, build_transform
 from dgreid.engine.loader import SeededBatches, build_train_loader, iterate
 from dgreid.errors import DatasetError
 from dgreid.structures import Batch, ImageRecord
@@ -24,9 +24,10 @@ from dgreid.structures import Batch, ImageRecord
 
 @dataclass(frozen=True)
 class ImageStream:
-    """``records`` resized to ``height x width`` with the training augmentation, ``num_instances``
-    (K) images per identity in a batch, decoded by ``workers`` DataLoader processes, or read
-    from ``cache`` (decoded and resized once; the same batches, faster) when one is given."""
+    """``records`` resized to ``height x width`` with the training augmentation ``augment``,
+    ``num_instances`` (K) images per identity in a batch, decoded by ``workers`` DataLoader
+    processes, or read from ``cache`` (decoded and resized once; the same batches, faster) when
+    one is given."""
 
     records: Sequence[ImageRecord]
     num_instances: int = 4
@@ -34,6 +35,7 @@ class ImageStream:
     width: int = 32
     workers: int = 0
     cache: ImageCache | None = field(default=None, compare=False, repr=False)
+    augment: Augmentation = Augmentation()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "records", tuple(self.records))
@@ -69,8 +71,9 @@ class ImageStream:
     def _dataset(self) -> ImageDataset | CachedImageDataset:
         """The cached images when there is a cache, else the decoding dataset."""
         if self.cache is not None:
-            return CachedImageDataset(self.cache, self.records)
-        return ImageDataset(self.records, build_transform(self.height, self.width, train=True))
+            return CachedImageDataset(self.cache, self.records, self.augment)
+        transform = build_transform(self.height, self.width, train=True, aug=self.augment)
+        return ImageDataset(self.records, transform)
 
 
 @dataclass

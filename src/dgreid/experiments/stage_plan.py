@@ -12,7 +12,7 @@ from pathlib import Path
 from dgreid.config import Config
 from dgreid.data.synth import read_manifest
 from dgreid.engine import TrainSettings
-from dgreid.experiments.trainer_args import train_settings
+from dgreid.experiments.trainer_args import augmentation, train_settings
 from dgreid.methods.episodic import episodic_settings
 
 #: Bumped when what stage 1 trains changes (2: BNNeck id head; 3: seeded initialisation;
@@ -77,7 +77,8 @@ def stage1_key(cfg: Config, domain: str, num_images: int, start: str) -> str:
     from stage 0 or stage 0 itself, the stage-0 network's), not as ``train.epochs`` and
     ``train.lr_steps``: a longer final run with a stage-1 schedule of its own
     (``method.stage1_lr_steps``) reuses its extractors, and a change that moves stage 0's
-    scaled milestone retrains it.
+    scaled milestone retrains it. The augmentation enters by the settings that differ from
+    the defaults, so the keys from before those settings existed stay the same.
     """
     schedule = stage1_settings(cfg)
     parts = {
@@ -105,6 +106,9 @@ def stage1_key(cfg: Config, domain: str, num_images: int, start: str) -> str:
         "num_instances": cfg.data.num_instances,
         "holdout": cfg.data.source_holdout,
     }
+    augment = augmentation(cfg).changed()
+    if augment:
+        parts["augment"] = augment
     if episodic_settings(cfg).stage0_epochs and {domain, start} & {STAGE0, STAGE0_EXTRACTOR}:
         stage0 = stage1_settings(cfg, stage0=True)
         parts["stage0_epochs"] = stage0.epochs

@@ -13,6 +13,7 @@ import torch
 
 from dgreid.config import Config, config_to_dict
 from dgreid.data.image_cache import ImageCache, build_image_cache, distinct_paths, over_budget
+from dgreid.data.transforms import Augmentation
 from dgreid.engine.settings import RunLabels, TrainSettings
 from dgreid.engine.stream import ImageStream
 from dgreid.errors import DatasetError
@@ -42,6 +43,18 @@ def image_stream(
         width=cfg.data.width,
         workers=cfg.data.workers,
         cache=cache,
+        augment=augmentation(cfg),
+    )
+
+
+def augmentation(cfg: Config) -> Augmentation:
+    """The training augmentation ``cfg.data`` asks for."""
+    return Augmentation(
+        pad=cfg.data.pad,
+        color_jitter=cfg.data.color_jitter,
+        grayscale=cfg.data.grayscale,
+        erasing=cfg.data.erasing,
+        augmix=cfg.data.augmix,
     )
 
 
@@ -77,4 +90,11 @@ def run_labels(cfg: Config, resume_hint: str) -> RunLabels:
     )
 
 
-__all__ = ["CACHE_MODES", "image_cache", "image_stream", "run_labels", "train_settings"]
+__all__ = [
+    "CACHE_MODES",
+    "augmentation",
+    "image_cache",
+    "image_stream",
+    "run_labels",
+    "train_settings",
+]
