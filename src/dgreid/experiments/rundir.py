@@ -24,10 +24,22 @@ from dgreid.utils.io import atomic_write_text
 log = logging.getLogger(__name__)
 
 CONFIG_NAME = RUN_CONFIG_NAME
+RESULTS_NAME = "results.json"
 
 
 class RunFolderError(DgreidError):
     """A run folder holds another run, or a resumed run's config differs from the saved one."""
+
+
+#: What a folder holds, beside its config.yaml, once a run has started in it (a run that
+#: failed before its first checkpoint leaves train.log).
+RUN_MARKERS = ("train.log", "checkpoints", "model.pt", "metrics.jsonl")
+
+
+def is_run_folder(folder: Path) -> bool:
+    """``folder`` holds a run (finished or not): its saved config and a :data:`RUN_MARKERS`
+    entry. A stage-1 network's folder (``stage1/<domain>-<key>/``) has no config of its own."""
+    return (folder / CONFIG_NAME).is_file() and any((folder / m).exists() for m in RUN_MARKERS)
 
 
 def saved_weights(out: Path) -> Path | None:
