@@ -13,9 +13,10 @@ import pytest
 from PIL import Image
 
 from conftest import tiny_config
+from dgreid.config import Config
 from dgreid.engine.metrics_log import MetricsWriter, read_metrics
 from dgreid.errors import TrainingError
-from dgreid.experiments.train_run import run_training
+from dgreid.experiments.train_run import run_training, write_training_report
 from dgreid.report.html import write_run_report
 from dgreid.report.plots import plot_training_curves, training_series
 from test_trainer import fresh, make_trainer, write_tiny_dataset
@@ -54,6 +55,12 @@ def test_run_report_without_curves_has_no_picture(tmp_path: Path) -> None:
     page = write_run_report(path, title="r", facts=facts, tables=tables, curves=None).read_text()
     assert "<img" not in page and "curves.png" not in page
     assert "No training metrics were logged" in page and "<pre>a  b</pre>" in page
+
+
+def test_report_of_a_run_with_no_metrics_drops_an_earlier_picture(tmp_path: Path) -> None:
+    (tmp_path / "curves.png").write_bytes(b"from an earlier start")
+    page = write_training_report(Config(), tmp_path, None, None).read_text()
+    assert not (tmp_path / "curves.png").exists() and "<img" not in page
 
 
 def test_tiny_run_writes_curves_into_its_report(episodic_run: Path) -> None:

@@ -3,8 +3,9 @@
 Layout of ``RUN/``: ``config.yaml`` (resolved config), ``checkpoints/last.pt`` (training
 state; ``last.prev.pt`` the one before it), ``model.pt`` (inference model), ``metrics.jsonl``,
 ``splits.json``, ``results.json``, ``train.log``, ``environment.json`` (torch version, CPU
-instruction set, threads: what the numbers depend on), ``stage1/<domain>/`` (episodic
-per-domain extractors).
+instruction set, threads: what the numbers depend on), ``report.html`` and ``curves.png`` (the
+results and the training curves), ``tensorboard/`` (with ``train.tensorboard``),
+``stage1/<domain>/`` (episodic per-domain extractors).
 """
 
 from __future__ import annotations

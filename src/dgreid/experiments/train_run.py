@@ -236,6 +236,8 @@ def write_training_report(
     log_path = out / "metrics.jsonl"
     records = read_metrics(log_path) if log_path.is_file() else []
     curves = plot_training_curves(out / CURVES_FILE, records, f"{out.name} ({cfg.method.name})")
+    if curves is None:
+        (out / CURVES_FILE).unlink(missing_ok=True)  # a picture of an earlier start, if any
     steps = [int(r["step"]) for r in records if "step" in r]
     facts = {
         "method": cfg.method.name,
