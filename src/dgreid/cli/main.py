@@ -18,6 +18,7 @@ SUBCOMMANDS: list[str] = [
     "dgreid.cli.train_cmd",
     "dgreid.cli.eval_cmd",
     "dgreid.cli.compare_cmd",
+    "dgreid.cli.runs_cmd",
     "dgreid.cli.extract_cmd",
     "dgreid.cli.search_cmd",
     "dgreid.cli.export_cmd",

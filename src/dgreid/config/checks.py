@@ -186,6 +186,7 @@ RULES: dict[str, Rule] = {
     "train.log_every": at_least(1),
     "train.eval_every": _COUNT,
     "train.max_iters": _COUNT,
+    "train.tensorboard": free("true or false"),
     "eval.num_splits": at_least(1),
     "eval.num_test_ids": _COUNT,
     "eval.test_ids": _COUNT,

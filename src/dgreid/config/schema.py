@@ -125,6 +125,9 @@ class TrainConfig:
     log_every: int = 10
     eval_every: int = 0  # epochs; 0 = only at the end
     max_iters: int = 0  # stop after this many iterations in all (0 = no limit; smoke tests)
+    #: also write every logged scalar as TensorBoard events under RUN/tensorboard/ (needs the
+    #: tensorboard package: pip install 'dgreid[tensorboard]')
+    tensorboard: bool = False
 
 
 @dataclass

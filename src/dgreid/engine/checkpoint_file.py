@@ -139,6 +139,7 @@ RESUME_FREE_KEYS = frozenset(
     {
         "train.log_every",
         "train.eval_every",
+        "train.tensorboard",
         "data.workers",
         "data.cache",
         "data.cache_budget_mb",

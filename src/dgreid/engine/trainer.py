@@ -111,7 +111,9 @@ class Trainer:
             self.method.sampler, s.batch_size, s.seed, iters, info.rank, info.world_size,
             pin_memory=device.type == "cuda",
         )  # fmt: skip
-        metrics = MetricsWriter(self.out_dir / "metrics.jsonl", enabled=info.is_main)
+        metrics = MetricsWriter(
+            self.out_dir / "metrics.jsonl", enabled=info.is_main, tensorboard=s.tensorboard
+        )
         total = s.total_iterations(len(self.stream))
 
         # ---- resume ----
@@ -141,7 +143,7 @@ class Trainer:
         bar = progress_bar(
             total=total, initial=step, desc=self.name, dynamic_ncols=True, disable=not shown
         )
-        with StopRequest() as stop, bar:
+        with StopRequest() as stop, bar, metrics:
             while step < total:
                 epoch, offset = divmod(step, iters)
                 if offset == 0:  # every epoch starts from RNG state f(seed, epoch, rank)

@@ -21,6 +21,7 @@ from dgreid.evaluation.metrics import EvaluationError, compute_rank_metrics
 from dgreid.evaluation.splits import Split, SplitsFileError, make_splits, save_splits
 from dgreid.structures import ImageRecord, ReIDDataset
 from dgreid.utils.io import atomic_write_json
+from dgreid.utils.text import aligned
 
 #: The summary metrics, in table order.
 METRIC_KEYS = ("rank1", "rank5", "rank10", "rank20", "mAP", "mINP")
@@ -190,15 +191,9 @@ def format_table(result: ProtocolResult, keys: tuple[str, ...] = METRIC_KEYS) ->
         ]  # fmt: skip
         rows.append([t.name, str(len(t.splits)), *cells])
     rows.append(["average", "", *[f"{100 * result.average[k]:.1f}" for k in keys]])
-    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
-
-    def line(cells: list[str]) -> str:
-        return "  ".join(
-            c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths))
-        ).rstrip()
-
-    rule = "-" * len(line(head))
-    lines = [line(head), rule, *[line(r) for r in rows[:-1]], rule, line(rows[-1])]
+    top, *body, bottom = aligned([head, *rows])
+    rule = "-" * len(top)
+    lines = [top, rule, *body, rule, bottom]
     if dropped:
         lines.append("mINP not shown: it equals mAP on every split (one true match per query)")
     return "\n".join(lines)

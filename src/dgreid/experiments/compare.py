@@ -18,7 +18,7 @@ from dgreid.engine.checkpoint_file import resume_diff
 from dgreid.evaluation.splits import save_splits
 from dgreid.experiments.evaluate import draw_splits
 from dgreid.experiments.published import TARGETS
-from dgreid.experiments.rundir import CONFIG_NAME
+from dgreid.experiments.rundir import CONFIG_NAME, RESULTS_NAME
 from dgreid.experiments.spec import CompareSpec
 from dgreid.experiments.synthdata import ensure_synthetic_data
 from dgreid.experiments.train_run import run_training
@@ -33,8 +33,6 @@ from dgreid.report.tables import (
 from dgreid.utils.io import atomic_write_json, atomic_write_text
 
 log = logging.getLogger(__name__)
-
-RESULTS_NAME = "results.json"
 
 
 def _shared_splits(cfg: Config, out: Path) -> Path:

@@ -3,8 +3,9 @@
 Layout of ``RUN/``: ``config.yaml`` (resolved config), ``checkpoints/last.pt`` (training
 state; ``last.prev.pt`` the one before it), ``model.pt`` (inference model), ``metrics.jsonl``,
 ``splits.json``, ``results.json``, ``train.log``, ``environment.json`` (torch version, CPU
-instruction set, threads: what the numbers depend on), ``stage1/<domain>/`` (episodic
-per-domain extractors).
+instruction set, threads: what the numbers depend on), ``report.html`` and ``curves.png`` (the
+results and the training curves), ``tensorboard/`` (with ``train.tensorboard``),
+``stage1/<domain>/`` (episodic per-domain extractors).
 """
 
 from __future__ import annotations
@@ -24,10 +25,22 @@ from dgreid.utils.io import atomic_write_text
 log = logging.getLogger(__name__)
 
 CONFIG_NAME = RUN_CONFIG_NAME
+RESULTS_NAME = "results.json"
 
 
 class RunFolderError(DgreidError):
     """A run folder holds another run, or a resumed run's config differs from the saved one."""
+
+
+#: What a folder holds, beside its config.yaml, once a run has started in it (a run that
+#: failed before its first checkpoint leaves train.log).
+RUN_MARKERS = ("train.log", "checkpoints", "model.pt", "metrics.jsonl")
+
+
+def is_run_folder(folder: Path) -> bool:
+    """``folder`` holds a run (finished or not): its saved config and a :data:`RUN_MARKERS`
+    entry. A stage-1 network's folder (``stage1/<domain>-<key>/``) has no config of its own."""
+    return (folder / CONFIG_NAME).is_file() and any((folder / m).exists() for m in RUN_MARKERS)
 
 
 def saved_weights(out: Path) -> Path | None:

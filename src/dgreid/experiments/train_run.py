@@ -25,10 +25,11 @@ from dgreid.engine import Trainer, TrainingInterrupted
 from dgreid.engine.device import resolve_train_device
 from dgreid.engine.distributed import barrier, init_distributed, is_main_process
 from dgreid.engine.environment import numeric_environment, record_environment
+from dgreid.engine.metrics_log import read_metrics, require_tensorboard
 from dgreid.engine.threads import set_training_threads
 from dgreid.errors import DgreidError
-from dgreid.evaluation.protocol import ProtocolResult
-from dgreid.experiments.evaluate import PeriodicEvaluation, evaluate_method
+from dgreid.evaluation.protocol import ProtocolResult, format_table
+from dgreid.experiments.evaluate import PeriodicEvaluation, evaluate_method, evaluation_title
 from dgreid.experiments.rundir import prepare_run_dir, saved_weights
 from dgreid.experiments.stage1 import train_extractors
 from dgreid.experiments.synthdata import ensure_synthetic_data
@@ -37,11 +38,15 @@ from dgreid.methods import METHODS, method_from_config
 from dgreid.methods.base import Method
 from dgreid.methods.episodic import EpisodicMethod, episodic_settings
 from dgreid.models import build_backbone
+from dgreid.report.html import write_run_report
+from dgreid.report.plots import plot_training_curves
 from dgreid.utils.seed import seed_everything
 
 log = logging.getLogger(__name__)
 
 MODEL_FILE = "model.pt"
+REPORT_FILE = "report.html"
+CURVES_FILE = "curves.png"
 
 
 @dataclass
@@ -134,6 +139,8 @@ def run_training(
     """
     out = Path(cfg.output_dir)
     init_distributed(resolve_train_device(cfg.train.device))  # under torchrun: know the rank first
+    if cfg.train.tensorboard and is_main_process():
+        require_tensorboard()  # a missing package fails before anything is written
     if not resume:
         check_initial_weights(cfg)  # a bad weight file fails before anything is written
     if is_main_process():
@@ -215,8 +222,37 @@ def _train_and_evaluate(
         if evaluate:
             done = periodic.result_at(summary.steps) if periodic is not None else None
             result, source_result = evaluate_method(method, cfg, out, sources, device, done)
+        report = write_training_report(cfg, out, result, source_result)
+        log.info("report written to %s", report)
     barrier()
     return RunResult(out, model_path, result, source_result)
+
+
+def write_training_report(
+    cfg: Config, out: Path, result: ProtocolResult | None, source_result: ProtocolResult | None
+) -> Path:
+    """``RUN/report.html``: the run's results and its training curves (``RUN/curves.png``, from
+    ``metrics.jsonl``; neither picture nor link when nothing was logged)."""
+    log_path = out / "metrics.jsonl"
+    records = read_metrics(log_path) if log_path.is_file() else []
+    curves = plot_training_curves(out / CURVES_FILE, records, f"{out.name} ({cfg.method.name})")
+    if curves is None:
+        (out / CURVES_FILE).unlink(missing_ok=True)  # a picture of an earlier start, if any
+    steps = [int(r["step"]) for r in records if "step" in r]
+    facts = {
+        "method": cfg.method.name,
+        "sources": ", ".join(cfg.data.sources),
+        "seed": str(cfg.train.seed),
+        "iterations": str(max(steps, default=0)),
+    }
+    tables = {}
+    if result is not None:
+        tables[evaluation_title(cfg, list(result.targets))] = format_table(result)
+    if source_result is not None:
+        tables["Seen source domains, held-out ids"] = format_table(source_result)
+    return write_run_report(
+        out / REPORT_FILE, title=f"dgreid run {out.name}", facts=facts, tables=tables, curves=curves
+    )
 
 
 #: ``note(level, message, exc_info=False)``: a line for ``train.log`` alone.

@@ -1,5 +1,5 @@
 """Self-contained HTML reports: one file with a table, CMC curves and ranked lists (the demo's:
-:func:`write_demo_report`).
+:func:`write_demo_report`), and a training run's own (:func:`write_run_report`).
 
 Pictures are embedded as data URIs, so ``report.html`` opens in any browser, from any folder,
 without a server.
@@ -24,6 +24,7 @@ body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0
 table{border-collapse:collapse;margin:1em 0}th,td{border:1px solid #ccc;padding:4px 8px;
 text-align:right;white-space:nowrap}th:first-child,td:first-child{text-align:left}
 .best{font-weight:bold;background:#e7f6e7}.curves img{width:320px;margin:4px}
+.training img{max-width:100%}
 .q{display:flex;gap:3px;align-items:flex-end;
 margin:6px 0}.q figure{margin:0;text-align:center;font-size:10px}.q img{width:40px;height:80px;
 image-rendering:pixelated;border:3px solid #ddd}.q .probe img{border-color:#36c}
@@ -167,3 +168,44 @@ def write_demo_report(
         ranked=ranked,
         footer=footer,
     )
+
+
+def write_run_report(
+    path: str | Path,
+    *,
+    title: str,
+    facts: Mapping[str, str],
+    tables: Mapping[str, str],
+    curves: Path | None,
+) -> Path:
+    """A training run's report: ``facts`` (label -> value), ``tables`` (heading -> text table)
+    and the training curves, embedded, with a link to the PNG ``curves`` beside the report;
+    without curves (nothing logged) a line says so instead of a picture."""
+    rows = "".join(
+        f"<tr><td>{html.escape(k)}</td><td>{html.escape(v)}</td></tr>" for k, v in facts.items()
+    )
+    parts = [f"<table>{rows}</table>"] if rows else []
+    for heading, table in tables.items():
+        parts.append(f"<h2>{html.escape(heading)}</h2>\n<pre>{html.escape(table)}</pre>")
+    parts.append("<h2>Training curves</h2>")
+    if curves is None:
+        parts.append('<p class="note">No training metrics were logged (metrics.jsonl).</p>')
+    else:
+        name = html.escape(curves.name)
+        parts.append(
+            f'<div class="training"><a href="{name}"><img alt="training curves" '
+            f'src="{data_uri_png(curves)}"></a></div>\n<p class="note">Each loss term (mean over '
+            f"train.log_every iterations) and the learning rate against iterations; {name} "
+            "beside this report.</p>"
+        )
+    body = "\n".join(parts)
+    page = f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
+<style>{_CSS}</style></head><body>
+<h1>{html.escape(title)}</h1>
+{body}
+</body></html>
+"""
+    path = Path(path)
+    atomic_write_text(path, page)
+    return path
