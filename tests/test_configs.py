@@ -29,7 +29,9 @@ from dgreid.models import imagenet as im
 
 ALL_YAML = sorted(CONFIGS.rglob("*.yaml"))
 SPECS = [p for p in ALL_YAML if p.name == "compare.yaml"]
-RUN_CONFIGS = [p for p in ALL_YAML if p not in SPECS]
+#: configs/protocols/*.yaml: comparison specs too (tests/test_protocols.py)
+PROTOCOL_SPECS = [p for p in ALL_YAML if p.parent.name == "protocols"]
+RUN_CONFIGS = [p for p in ALL_YAML if p not in SPECS and p not in PROTOCOL_SPECS]
 #: configs/synthetic/*.yaml that define a method (base.yaml is what they inherit).
 SYNTHETIC_METHODS = [p for p in RUN_CONFIGS if p.parent.name == "synthetic" and p.stem != "base"]
 #: configs/cpu-real/*.yaml that define a method (the real mini-DG recipe).
