@@ -16,7 +16,7 @@ from conftest import CONFIGS, TINY_OVERRIDES
 from dgreid.config import Config, ConfigError, load_config
 from dgreid.config.loader import config_to_dict
 from dgreid.data.datasets import DATASETS, build_dataset
-from dgreid.errors import DatasetError
+from dgreid.errors import DatasetError, DgreidError
 from dgreid.evaluation.splits import (
     CameraProtocol,
     SplitsFileError,
@@ -242,3 +242,28 @@ def test_saved_random_splits_are_refused_for_an_own_query_gallery_target(
     with pytest.raises(SplitsFileError, match="evaluates it once on its own query/gallery"):
         rank_targets(lambda x: x.flatten(1), None, cfg, torch.device("cpu"))
     assert own_split(ds)[0].query == ds.query and len(ds.gallery) == sizes["market1501"][1]
+
+
+def test_a_target_evaluated_once_joins_every_draw_of_the_average(tmp_path: Path) -> None:
+    """Market-1501 on its own query/gallery (one evaluation) beside GRID on two splits: each
+    target keeps its own count (no spread for Market), and the average over targets is taken
+    per draw with Market's one evaluation in both."""
+    from dgreid.experiments.compare import summarise
+
+    def split(r1: float) -> dict[str, object]:
+        return {"rank1": r1, "mAP": r1 / 2, "cmc": [r1] * 3}
+
+    run = tmp_path / "run"
+    run.mkdir()
+    results = {"targets": {"market1501": {"splits": [split(0.6)]}, "grid": {"splits": []}}}
+    results["targets"]["grid"]["splits"] = [split(0.2), split(0.4)]
+    (run / "results.json").write_text(json.dumps(results))
+    s = summarise("baseline", [run], ["market1501", "grid"])
+    assert s.rank1["market1501"] == (pytest.approx(0.6), None)
+    assert s.rank1["grid"] == (pytest.approx(0.3), pytest.approx(0.1))
+    assert s.avg_rank1 == (pytest.approx(0.45), pytest.approx(0.05))  # draws 0.4 and 0.5
+    results["targets"]["grid"]["splits"].append(split(0.1))
+    results["targets"]["market1501"]["splits"].append(split(0.1))
+    (run / "results.json").write_text(json.dumps(results))
+    with pytest.raises(DgreidError, match="every target has the run's number of splits, or one"):
+        summarise("baseline", [run], ["market1501", "grid"])

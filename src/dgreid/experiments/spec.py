@@ -5,7 +5,8 @@ A spec file (YAML)::
     config: base.yaml          # the shared run config (relative to this file)
     output_dir: runs/compare   # one sub-folder per method and seed
     seeds: [0]
-    overrides: [data.targets=[market1501]]   # on every row, before the row's own
+    overrides:                 # on every row, before the row's own
+      - data.targets=[market1501]
     methods:
       baseline: baseline.yaml                    # a run config of its own (relative to this file)
       no_tri: {config: episodic.yaml, overrides: [method.lambda_tri=0.0]}

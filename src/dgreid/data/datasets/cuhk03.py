@@ -45,10 +45,11 @@ def read_split(path: Path, images: dict[str, ImageRecord]) -> list[list[ImageRec
     name -> record). A file that is not such a split, or names an image not there, is an error
     naming it."""
     from scipy.io import loadmat
+    from scipy.io.matlab import MatReadError
 
     try:
         data: dict[str, Any] = loadmat(str(path))
-    except (ValueError, OSError, NotImplementedError, TypeError) as e:
+    except (MatReadError, ValueError, OSError, NotImplementedError, TypeError) as e:
         raise DatasetLayoutError(f"{path}: not a readable MATLAB split file ({e})") from None
     lacking = [k for k in SPLIT_KEYS if k not in data]
     if lacking:
