@@ -55,3 +55,22 @@ def test_the_terminal_table_writes_mean_and_spread_as_the_others_do() -> None:
     assert "51.0 ± 2.0 / 25.0" in ours and "+-" not in "".join(lines)
     assert [line[0] for line in lines[2:-1]] == [" "] * 5 + ["*"]  # the best average
     assert len({len(line) for line in lines[1:-1]}) == 1  # columns line up
+
+
+def test_a_single_evaluation_shows_its_mean_without_a_spread() -> None:
+    """One seed on a target's own query/gallery: one value, so no "± 0.0" anywhere."""
+    from dgreid.report.tables import verdict_lines
+
+    one = {"market1501": (0.5, None)}
+    methods = {}
+    for name, r1 in (("baseline", 0.4), ("episodic", 0.5)):
+        s = MethodSummary(name, [Path(f"runs/{name}")])
+        s.rank1, s.mAP = {"market1501": (r1, None)}, {"market1501": (r1 / 2, None)}
+        s.cmc = {"market1501": [r1] * 20}
+        s.avg_rank1, s.avg_mAP = (r1, None), (r1 / 2, None)
+        methods[name] = s
+    res = CompareResult(methods, list(one), Path("runs"), paper_protocol=False)
+    md, text = tables_markdown(res), text_table(res)
+    assert "| **50.0** | **50.0** |" in md and "± " not in md.split("\n", 1)[1]
+    assert "50.0 / 25.0" in text and "±" not in text.split("\n", 1)[1]
+    assert "spread over splits: none, one evaluation for it" in verdict_lines(res)[0]

@@ -29,7 +29,9 @@ from dgreid.models import imagenet as im
 
 ALL_YAML = sorted(CONFIGS.rglob("*.yaml"))
 SPECS = [p for p in ALL_YAML if p.name == "compare.yaml"]
-RUN_CONFIGS = [p for p in ALL_YAML if p not in SPECS]
+#: configs/protocols/*.yaml: comparison specs too (tests/test_protocols.py)
+PROTOCOL_SPECS = [p for p in ALL_YAML if p.parent.name == "protocols"]
+RUN_CONFIGS = [p for p in ALL_YAML if p not in SPECS and p not in PROTOCOL_SPECS]
 #: configs/synthetic/*.yaml that define a method (base.yaml is what they inherit).
 SYNTHETIC_METHODS = [p for p in RUN_CONFIGS if p.parent.name == "synthetic" and p.stem != "base"]
 #: configs/cpu-real/*.yaml that define a method (the real mini-DG recipe).
@@ -257,3 +259,22 @@ def test_cpu_real_config_trains_two_iterations(
     assert list(result.result.targets) == ["cuhk01"]
     rows = [r for r in read_metrics(out / "metrics.jsonl") if "loss" in r]
     assert [r["step"] for r in rows] == [1, 2] and all(math.isfinite(r["loss"]) for r in rows)
+
+
+def test_spec_overrides_apply_to_every_row_before_its_own(tmp_path: Path) -> None:
+    path = _spec_world(
+        tmp_path,
+        "  file: dann.yaml\n  both: {config: dann.yaml, overrides: [train.lr=0.5]}\n",
+    )
+    path.write_text(
+        path.read_text() + "overrides:\n  - train.lr=0.7\n  - data.targets=[synth-viper]\n"
+    )
+    spec = load_spec(path)
+    runs = {m: spec.run_config(m, 0) for m in spec.methods}
+    assert {m: (c.train.lr, c.data.targets) for m, c in runs.items()} == {
+        "file": (0.7, ["synth-viper"]),
+        "both": (0.5, ["synth-viper"]),
+    }
+    path.write_text(path.read_text().replace("- train.lr=", "- train.lrr="))
+    with pytest.raises(ConfigError, match="train.lrr"):
+        load_spec(path)

@@ -430,3 +430,55 @@ def test_target_pairing_invariants(tmp_path: Path, tiny_image: Img) -> None:
     tiny_image(tmp_path / "i-LIDS_Pedestrian" / "Persons" / "0009001.jpg")
     with pytest.raises(DatasetLayoutError, match="ids with one image: 9"):
         build_dataset("ilids", tmp_path)
+
+
+# ---- CUHK03's 767/700 split file -------------------------------------------------------------
+
+
+def test_cuhk03_split_file_fills_query_and_gallery(tmp_path: Path, tiny_image: Img) -> None:
+    from real_trees import write_cuhk03_split
+
+    cuhk03(tmp_path / "cuhk03", tiny_image)
+    write_cuhk03_split(
+        tmp_path / "cuhk03" / "cuhk03_new_protocol_config_labeled.mat",
+        ["1_001_1_01.png", "1_001_2_06.png"],
+        ["1_002_1_01.png"],
+        ["3_001_2_07.png"],
+    )
+    ds = build_dataset("cuhk03", tmp_path)
+    names = [[Path(r.path).name for r in part] for part in (ds.train, ds.query, ds.gallery)]
+    assert names == [["1_001_1_01.png", "1_001_2_06.png"], ["1_002_1_01.png"], ["3_001_2_07.png"]]
+    assert ds.num_images == 4  # every image stays a record (a source trains on all of them)
+    assert ds.query[0].pid == by_name(ds)["1_002_1_01.png"][0]
+    # the detected boxes have a split file of their own, absent here
+    assert not build_dataset("cuhk03-detected", tmp_path).query
+
+
+@pytest.mark.parametrize(
+    "query, message",
+    [(["9_009_1_01.png"], "not among the extracted images: 9_009_1_01.png"), (None, "outside 1..")],
+)
+def test_cuhk03_bad_split_file_is_named(
+    tmp_path: Path, tiny_image: Img, query: list[str] | None, message: str
+) -> None:
+    from scipy.io import savemat
+
+    from real_trees import write_cuhk03_split
+
+    cuhk03(tmp_path / "cuhk03", tiny_image)
+    path = tmp_path / "cuhk03" / "cuhk03_new_protocol_config_labeled.mat"
+    if query is not None:
+        write_cuhk03_split(path, ["1_001_1_01.png"], query, ["3_001_2_07.png"])
+    else:  # indices past the file list
+        names = np.empty((1, 1), dtype=object)
+        names[0, 0] = "1_001_1_01.png"
+        one = np.array([[1.0]])
+        savemat(
+            path, {"filelist": names, "train_idx": one, "query_idx": one + 4, "gallery_idx": one}
+        )
+    with pytest.raises(DatasetLayoutError, match=message) as err:
+        build_dataset("cuhk03", tmp_path)
+    assert str(path) in str(err.value)
+    path.write_bytes(b"not a mat file")
+    with pytest.raises(DatasetLayoutError, match="not a readable MATLAB split file"):
+        build_dataset("cuhk03", tmp_path)

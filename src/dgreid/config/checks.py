@@ -192,6 +192,7 @@ RULES: dict[str, Rule] = {
     "eval.test_ids": _COUNT,
     "eval.probe_cams": each(at_least(0), non_empty=True),
     "eval.gallery_cams": each(at_least(0), non_empty=True),
+    "eval.own_query_gallery": free("true or false"),
     "eval.split_seed": at_least(0),
     "eval.splits_file": free("a splits.json file or empty"),
     "eval.batch_size": at_least(1),
@@ -273,6 +274,13 @@ def _across(cfg: Config) -> list[str]:
                 require_episode_domains(cfg.method.name, d.sources)
             except DgreidError as e:
                 problems.append(f"data.sources={d.sources}: {e}")
+    drawn = _drawn_targets(d.targets) if cfg.eval.own_query_gallery else []
+    if drawn:
+        problems.append(
+            f"eval.own_query_gallery=true: target(s) {', '.join(drawn)} have no query/gallery of "
+            "their own (their protocol draws random probe/gallery splits); name targets such as "
+            "market1501, dukemtmc, msmt17 or cuhk03, or set eval.own_query_gallery=false"
+        )
     from dgreid.evaluation.splits import CameraProtocol
 
     try:
@@ -280,6 +288,13 @@ def _across(cfg: Config) -> list[str]:
     except ValueError as e:
         problems.append(f"eval.probe_cams / eval.gallery_cams: {e}")
     return problems
+
+
+def _drawn_targets(targets: list[str]) -> list[str]:
+    """The targets whose loader's protocol draws random splits (GRID, VIPeR, CUHK01, ...)."""
+    from dgreid.data.datasets import get_loader
+
+    return [t for t in targets if get_loader(t, ".").protocol != "standard"]
 
 
 def config_problems(cfg: Config, origins: Mapping[str, str] | None = None) -> list[str]:

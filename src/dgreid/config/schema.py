@@ -143,6 +143,10 @@ class EvalConfig:
     test_ids: int = 0
     probe_cams: list[int] = field(default_factory=lambda: [0])
     gallery_cams: list[int] = field(default_factory=lambda: [1])
+    #: every target is evaluated once on its own query/gallery (Market-1501, DukeMTMC-reID,
+    #: MSMT17, CUHK03 with its 767/700 split file); a target without them is an error, never
+    #: split at random (the leave-one-out protocols of configs/protocols/)
+    own_query_gallery: bool = False
     split_seed: int = 0
     splits_file: str = ""
     batch_size: int = 128

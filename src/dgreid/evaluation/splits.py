@@ -97,7 +97,7 @@ def make_splits(
                 f"gallery set; found {len(dataset.query)} query and {len(dataset.gallery)} "
                 f"gallery images{hint}"
             )
-        return [Split(list(dataset.query), list(dataset.gallery))]
+        return own_split(dataset)
     draw = _PROTOCOLS.get(dataset.protocol)
     if draw is None:
         valid = ", ".join(["standard", *_PROTOCOLS])
@@ -109,6 +109,26 @@ def make_splits(
         raise ValueError(f"num_test_ids must be >= 1, got {n}")
     rng = np.random.default_rng(seed)
     return [draw(dataset, n, rng) for _ in range(num_splits)]
+
+
+def own_split(dataset: ReIDDataset, hint: str = "") -> list[Split]:
+    """The one split of a dataset evaluated on its own query/gallery (Market-1501's
+    ``query/`` and ``bounding_box_test/``, MSMT17's list files, CUHK03's 767/700 split file),
+    never a random one: a dataset with a protocol of random splits, or without a query or a
+    gallery, is an error naming what it has (``hint`` is added to it)."""
+    if dataset.protocol != "standard":
+        problem = (
+            f"its protocol ({dataset.protocol}) draws random probe/gallery splits; it has no "
+            "query/gallery of its own"
+        )
+    elif not dataset.query or not dataset.gallery:
+        problem = (
+            f"it has no query/gallery of its own (found {len(dataset.query)} query and "
+            f"{len(dataset.gallery)} gallery images)"
+        )
+    else:
+        return [Split(list(dataset.query), list(dataset.gallery))]
+    raise DatasetError(f"{dataset.name} ({dataset.root}): {problem}{hint}")
 
 
 def _by_pid_cam(records: list[ImageRecord]) -> dict[int, dict[int, list[ImageRecord]]]:

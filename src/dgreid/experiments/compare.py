@@ -15,16 +15,23 @@ from dgreid.config import Config, ConfigError, config_to_dict
 from dgreid.config.loader import current_layout
 from dgreid.data.datasets import build_dataset
 from dgreid.engine.checkpoint_file import resume_diff
+from dgreid.errors import DgreidError
 from dgreid.evaluation.splits import save_splits
 from dgreid.experiments.evaluate import draw_splits
+<<<<<<< HEAD
 from dgreid.experiments.published import TARGETS
 from dgreid.experiments.rundir import CONFIG_NAME, RESULTS_NAME
+=======
+from dgreid.experiments.published import SOURCES, TARGETS
+from dgreid.experiments.rundir import CONFIG_NAME
+>>>>>>> h-proto
 from dgreid.experiments.spec import CompareSpec
 from dgreid.experiments.synthdata import ensure_synthetic_data
 from dgreid.experiments.train_run import run_training
 from dgreid.report.plots import plot_cmc
 from dgreid.report.tables import (
     CompareResult,
+    MeanStd,
     MethodSummary,
     display_name,
     tables_json,
@@ -79,9 +86,23 @@ def train_all(spec: CompareSpec, extra: list[str]) -> dict[str, list[Path]]:
     return runs
 
 
-def _mean_std(values: list[float]) -> tuple[float, float]:
+def _mean_std(values: list[float]) -> MeanStd:
+    """Mean and std (ddof 0); one value has no spread (std None)."""
     arr = np.asarray(values, dtype=float)
-    return float(arr.mean()), float(arr.std())
+    return float(arr.mean()), (float(arr.std()) if arr.size > 1 else None)
+
+
+def _draws(run: Path, splits: dict[str, list[dict[str, Any]]]) -> list[dict[str, dict[str, Any]]]:
+    """One run's evaluations as draws: draw i holds split i of each target; a target evaluated
+    once (its own query/gallery) takes part in every draw with that one evaluation."""
+    n = max(len(s) for s in splits.values())
+    odd = {t: len(s) for t, s in splits.items() if len(s) not in (1, n)}
+    if odd:
+        raise DgreidError(
+            f"{run / RESULTS_NAME}: targets have {n} splits but {odd}; every target has the "
+            "run's number of splits, or one (its own query/gallery)"
+        )
+    return [{t: s[i if len(s) > 1 else 0] for t, s in splits.items()} for i in range(n)]
 
 
 def summarise(name: str, run_dirs: list[Path], targets: list[str]) -> MethodSummary:
@@ -90,26 +111,24 @@ def summarise(name: str, run_dirs: list[Path], targets: list[str]) -> MethodSumm
 
     summary = MethodSummary(name, run_dirs)
     per_target: dict[str, list[dict[str, Any]]] = {t: [] for t in targets}
+    draws: list[dict[str, dict[str, Any]]] = []
     for run in run_dirs:
         data = json.loads((run / RESULTS_NAME).read_text(encoding="utf-8"))
+        splits = {t: data["targets"][t]["splits"] for t in targets}
         for t in targets:
-            per_target[t].extend(data["targets"][t]["splits"])
+            per_target[t].extend(splits[t])
+        draws.extend(_draws(run, splits))
         src = run / "results_sources.json"
         if src.exists():
             s = json.loads(src.read_text(encoding="utf-8"))
             summary.source_rank1 = float(s["average"]["rank1"])
-    for t, splits in per_target.items():
-        summary.rank1[t] = _mean_std([s["rank1"] for s in splits])
-        summary.mAP[t] = _mean_std([s["mAP"] for s in splits])
-        summary.cmc[t] = np.mean([s["cmc"] for s in splits], axis=0).tolist()
+    for t, splits_of in per_target.items():
+        summary.rank1[t] = _mean_std([s["rank1"] for s in splits_of])
+        summary.mAP[t] = _mean_std([s["mAP"] for s in splits_of])
+        summary.cmc[t] = np.mean([s["cmc"] for s in splits_of], axis=0).tolist()
     # the average over targets, per (seed, split) draw, so its std is over splits and seeds
-    n = len(per_target[targets[0]])
-    summary.avg_rank1 = _mean_std(
-        [float(np.mean([per_target[t][i]["rank1"] for t in targets])) for i in range(n)]
-    )
-    summary.avg_mAP = _mean_std(
-        [float(np.mean([per_target[t][i]["mAP"] for t in targets])) for i in range(n)]
-    )
+    summary.avg_rank1 = _mean_std([float(np.mean([d[t]["rank1"] for t in targets])) for d in draws])
+    summary.avg_mAP = _mean_std([float(np.mean([d[t]["mAP"] for t in targets])) for d in draws])
     return summary
 
 
@@ -131,7 +150,8 @@ def run_compare(
         methods={m: summarise(m, dirs, targets) for m, dirs in runs.items()},
         targets=targets,
         out_dir=Path(spec.output_dir),
-        paper_protocol=sorted(targets) == sorted(TARGETS),
+        paper_protocol=sorted(targets) == sorted(TARGETS)
+        and sorted(cfg0.data.sources) == sorted(SOURCES),
     )
     write_outputs(result)
     return result

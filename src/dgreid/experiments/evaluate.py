@@ -20,7 +20,14 @@ from dgreid.evaluation.protocol import (
     run_protocol,
     write_protocol_outputs,
 )
-from dgreid.evaluation.splits import CameraProtocol, Split, load_splits, make_splits
+from dgreid.evaluation.splits import (
+    CameraProtocol,
+    Split,
+    SplitsFileError,
+    load_splits,
+    make_splits,
+    own_split,
+)
 from dgreid.methods.base import Method
 from dgreid.structures import ReIDDataset
 from dgreid.utils.io import atomic_write_json
@@ -56,9 +63,20 @@ def camera_protocol(cfg: Config) -> CameraProtocol:
         raise ConfigError(f"eval.probe_cams / eval.gallery_cams / eval.test_ids: {err}") from None
 
 
+#: what an ``eval.own_query_gallery`` error adds: the key, and where CUHK03's split lives
+OWN_HINT = (
+    "; eval.own_query_gallery=true evaluates every target on its own query/gallery only (for "
+    "CUHK03: put cuhk03_new_protocol_config_labeled.mat, or _detected.mat for cuhk03-detected, "
+    "in its folder, docs/datasets.md)"
+)
+
+
 def draw_splits(cfg: Config, datasets: dict[str, ReIDDataset]) -> dict[str, list[Split]]:
     """The targets' seeded splits with ``eval.num_test_ids`` test identities (0: the protocol's,
-    or ``eval.test_ids`` for a target split by :func:`camera_protocol`)."""
+    or ``eval.test_ids`` for a target split by :func:`camera_protocol`); with
+    ``eval.own_query_gallery`` each target's own query/gallery, once (:func:`own_split`)."""
+    if cfg.eval.own_query_gallery:
+        return {name: own_split(ds, OWN_HINT) for name, ds in datasets.items()}
     n = cfg.eval.num_test_ids or None
     cameras = camera_protocol(cfg)
     return {
@@ -105,6 +123,8 @@ def rank_targets(
                 ", ".join(lacking), splits_path, cfg.eval.split_seed,
             )  # fmt: skip
             splits = {**splits, **draw_splits(cfg, lacking)}
+        if cfg.eval.own_query_gallery:
+            _require_own(splits, datasets, splits_path)
     else:
         splits = draw_splits(cfg, datasets)
     return run_protocol(
@@ -117,6 +137,31 @@ def rank_targets(
         progress=progress,
         **_ranking_options(cfg, device),
     )
+
+
+def _require_own(
+    splits: dict[str, list[Split]], datasets: dict[str, ReIDDataset], path: str
+) -> None:
+    """Saved splits under ``eval.own_query_gallery``: each target's one split must be its own
+    query/gallery (the same number of query and gallery images), not random splits."""
+    for name, ds in datasets.items():
+        own = own_split(ds, OWN_HINT)[0]
+        held = splits[name]
+        sizes = [(len(s.query), len(s.gallery)) for s in held]
+        if sizes != [(len(own.query), len(own.gallery))]:
+            raise SplitsFileError(
+                f"{path}: target {name} has {len(held)} split(s) of (query, gallery) sizes "
+                f"{sizes}; eval.own_query_gallery=true evaluates it once on its own "
+                f"query/gallery ({len(own.query)}, {len(own.gallery)})"
+            )
+
+
+def check_targets(cfg: Config) -> None:
+    """Before training: with ``eval.own_query_gallery`` every target must have its own
+    query/gallery (an error now, not after hours of training)."""
+    if cfg.eval.own_query_gallery:
+        for name in cfg.data.targets:
+            own_split(build_dataset(name, cfg.data.root), OWN_HINT)
 
 
 def evaluate_targets(

@@ -1,8 +1,10 @@
 """Published rank-1 numbers (average of 10 splits) from the paper's Tables III-V, as restated
-in METHOD.md. Shown beside measured numbers when a comparison runs the paper protocol."""
+in METHOD.md. Shown beside measured numbers when a comparison runs the paper protocol (its
+four sources and four targets; with another source set the figures are not comparable)."""
 
 from __future__ import annotations
 
+SOURCES = ("market1501", "dukemtmc", "cuhk02", "cuhk03")
 TARGETS = ("grid", "ilids", "prid", "viper")
 
 #: method -> target -> rank-1 (%), plus "avg".

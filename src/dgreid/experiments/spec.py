@@ -5,14 +5,17 @@ A spec file (YAML)::
     config: base.yaml          # the shared run config (relative to this file)
     output_dir: runs/compare   # one sub-folder per method and seed
     seeds: [0]
+    overrides:                 # on every row, before the row's own
+      - data.targets=[market1501]
     methods:
       baseline: baseline.yaml                    # a run config of its own (relative to this file)
       no_tri: {config: episodic.yaml, overrides: [method.lambda_tri=0.0]}
       tiny: [method.name=baseline, model.backbone=resnet_tiny]   # overrides of ``config``
 
 A row that names its method's config file trains exactly what ``dgreid train`` trains with that
-file, so a method's best recipe is written once. ``config`` is needed only by rows that are a
-list of overrides.
+file, so a method's best recipe is written once; ``overrides`` then moves every row to other data
+or another evaluation protocol at once (configs/protocols/). ``config`` is needed only by rows
+that are a list of overrides.
 
 Method names that the paper's tables know (``baseline``, ``dann``, ``dualnorm``, ``dimn``,
 ``episodic``, ``episodic_no_tri``, ``episodic_no_consis``) land in Tables III-V.
@@ -29,7 +32,7 @@ import yaml
 
 from dgreid.config import Config, ConfigError, load_config
 
-SPEC_KEYS = ("config", "output_dir", "seeds", "methods", "quick")
+SPEC_KEYS = ("config", "output_dir", "seeds", "methods", "overrides", "quick")
 #: what every row of one comparison must share (its splits are drawn once, from the first row)
 SAME_DATA = ("root", "sources", "targets")
 
@@ -53,11 +56,14 @@ class CompareSpec:
     #: overrides applied to every run by ``--quick`` (a smaller budget for smoke runs)
     quick: list[str] = field(default_factory=list)
     source: str = ""
+    #: overrides of every row, applied before the row's own (e.g. a protocol's data and eval)
+    overrides: list[str] = field(default_factory=list)
 
     def run_config(self, method: str, seed: int, extra: list[str] | None = None) -> Config:
         """The resolved config of one run, with its own output folder and seed."""
         row = self.methods[method]
         overrides = [
+            *self.overrides,
             *row.overrides,
             f"train.seed={seed}",
             f"output_dir={Path(self.output_dir) / f'{method}-seed{seed}'}",
@@ -137,6 +143,7 @@ def load_spec(path: str | Path) -> CompareSpec:
         methods=rows,
         quick=_str_list(data.get("quick"), "quick", str(path)),
         source=str(path),
+        overrides=_str_list(data.get("overrides"), "overrides", str(path)),
     )
     first: tuple[str, dict[str, Any]] | None = None
     for name in spec.methods:  # fail early on a bad override, naming the method

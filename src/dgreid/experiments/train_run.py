@@ -29,7 +29,12 @@ from dgreid.engine.metrics_log import read_metrics, require_tensorboard
 from dgreid.engine.threads import set_training_threads
 from dgreid.errors import DgreidError
 from dgreid.evaluation.protocol import ProtocolResult, format_table
-from dgreid.experiments.evaluate import PeriodicEvaluation, evaluate_method, evaluation_title
+from dgreid.experiments.evaluate import (
+    PeriodicEvaluation,
+    check_targets,
+    evaluate_method,
+    evaluation_title,
+)
 from dgreid.experiments.rundir import prepare_run_dir, saved_weights
 from dgreid.experiments.stage1 import train_extractors
 from dgreid.experiments.synthdata import ensure_synthetic_data
@@ -188,6 +193,8 @@ def _train_and_evaluate(
     device = resolve_train_device(cfg.train.device)
     if is_main_process():
         record_environment(out, numeric_environment(device, threads), resume)
+    if evaluate:
+        check_targets(cfg)
     sources = load_sources(cfg, check_images=False)
     cache = prepare_images(cfg, sources)
     stage1 = None

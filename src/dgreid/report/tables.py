@@ -14,6 +14,10 @@ from typing import Any
 
 from dgreid.experiments.published import DISPLAY_NAMES, PAPER_RANK1, TABLES, TARGETS
 
+#: (mean, std) of fractions over splits x seeds; std None: a single value, which has no spread
+#: (one seed of a target evaluated once on its own query/gallery)
+MeanStd = tuple[float, float | None]
+
 
 @dataclass
 class MethodSummary:
@@ -21,11 +25,11 @@ class MethodSummary:
 
     name: str
     run_dirs: list[Path]
-    rank1: dict[str, tuple[float, float]] = field(default_factory=dict)  # target -> mean, std
-    mAP: dict[str, tuple[float, float]] = field(default_factory=dict)
+    rank1: dict[str, MeanStd] = field(default_factory=dict)  # target -> mean, std
+    mAP: dict[str, MeanStd] = field(default_factory=dict)
     cmc: dict[str, list[float]] = field(default_factory=dict)  # target -> mean CMC
-    avg_rank1: tuple[float, float] = (0.0, 0.0)
-    avg_mAP: tuple[float, float] = (0.0, 0.0)
+    avg_rank1: MeanStd = (0.0, 0.0)
+    avg_mAP: MeanStd = (0.0, 0.0)
     source_rank1: float | None = None  # mean rank-1 on held-out source ids, when measured
 
 
@@ -45,9 +49,15 @@ def display_name(method: str) -> str:
     return DISPLAY_NAMES.get(method, method)
 
 
-def mean_std_percent(ms: tuple[float, float]) -> str:
-    """``(mean, std)`` of fractions as percent: ``(0.123, 0.01)`` -> ``"12.3 ± 1.0"``."""
-    return f"{100 * ms[0]:.1f} ± {100 * ms[1]:.1f}"
+def mean_std_percent(ms: MeanStd) -> str:
+    """``(mean, std)`` of fractions as percent: ``(0.123, 0.01)`` -> ``"12.3 ± 1.0"``; a single
+    value (std None) is its mean alone, ``"12.3"``, never a made-up ``± 0.0``."""
+    return f"{100 * ms[0]:.1f}" if ms[1] is None else f"{100 * ms[0]:.1f} ± {100 * ms[1]:.1f}"
+
+
+def spread_text(ms: MeanStd) -> str:
+    """The spread of ``ms`` in words: ``"± 1.0"``, or that there is none (a single value)."""
+    return "none, one evaluation" if ms[1] is None else f"± {100 * ms[1]:.1f}"
 
 
 def table_markdown(
@@ -63,7 +73,7 @@ def table_markdown(
     if not title:
         lines.append("|" + "---|" * (len(cols) + 1))
 
-    def value(m: str, col: str) -> tuple[float, float]:
+    def value(m: str, col: str) -> MeanStd:
         s = result.methods[m]
         if col == "avg":
             return s.avg_rank1 if metric == "rank1" else s.avg_mAP
@@ -86,7 +96,9 @@ def table_markdown(
 def tables_markdown(result: CompareResult) -> str:
     """Tables III, IV and V of the paper (rows that were run), then all methods with mAP."""
     parts = [
-        "Rank-1 (%) on unseen target domains, mean ± std over splits and seeds; best mean in bold."
+        "Rank-1 (%) on unseen target domains, mean ± std over splits and seeds; best mean in "
+        "bold. A value without ± is a single evaluation (one seed on the target's own "
+        "query/gallery)."
     ]
     for number, title, rows in TABLES:
         if any(m in result.methods for m in rows):
@@ -197,7 +209,7 @@ def verdict_lines(result: CompareResult) -> list[str]:
         )
         lines.append(
             f"In this run the episodic method {how} points of average rank-1 (spread over "
-            f"splits: ± {100 * mine.avg_rank1[1]:.1f} for it, ± {100 * other.avg_rank1[1]:.1f} "
+            f"splits: {spread_text(mine.avg_rank1)} for it, {spread_text(other.avg_rank1)} "
             "for the other)."
         )
     return lines
@@ -205,10 +217,12 @@ def verdict_lines(result: CompareResult) -> list[str]:
 
 __all__ = [
     "CompareResult",
+    "MeanStd",
     "MethodSummary",
     "display_name",
     "mean_std_percent",
     "results_table_html",
+    "spread_text",
     "table_markdown",
     "tables_json",
     "tables_markdown",
