@@ -18,13 +18,8 @@ from dgreid.engine.checkpoint_file import resume_diff
 from dgreid.errors import DgreidError
 from dgreid.evaluation.splits import save_splits
 from dgreid.experiments.evaluate import draw_splits
-<<<<<<< HEAD
-from dgreid.experiments.published import TARGETS
-from dgreid.experiments.rundir import CONFIG_NAME, RESULTS_NAME
-=======
 from dgreid.experiments.published import SOURCES, TARGETS
-from dgreid.experiments.rundir import CONFIG_NAME
->>>>>>> h-proto
+from dgreid.experiments.rundir import CONFIG_NAME, RESULTS_NAME
 from dgreid.experiments.spec import CompareSpec
 from dgreid.experiments.synthdata import ensure_synthetic_data
 from dgreid.experiments.train_run import run_training
