@@ -85,3 +85,24 @@ def test_summary_table() -> None:
     assert lines[4].split() == ["total", "3", "14", "5"]
     held = summary_table(merge_sources([dataset("m", list(range(10)))], holdout=0.2))
     assert "held-out ids" in held and held.splitlines()[2].split() == ["m", "8", "32", "2", "2"]
+
+
+def test_training_split_alone() -> None:
+    """``images="train"`` trains on a source's published training split, not its query or
+    gallery; a source without one is refused by name."""
+    full = dataset("m", [1, 2, 3, 4])
+    split = ReIDDataset(
+        "m", full.root, full.records, train=[r for r in full.records if r.pid in (1, 2)]
+    )
+    d = dataset("d", [7])
+    d.train = list(d.records)
+    s = merge_sources([split, d], images="train")
+    assert s.num_classes == 3 and [d.num_images for d in s.domains] == [8, 4]
+    assert {r.path for r in s.records if r.domain == 0} == {r.path for r in split.train}
+    assert merge_sources([split], images="all").num_classes == 4
+    with pytest.raises(DatasetError, match=r"source 'd' \(/d\) has no published training split"):
+        merge_sources(
+            [split, ReIDDataset("d", Path("/d"), dataset("d", [7]).records)], images="train"
+        )
+    with pytest.raises(DatasetError, match="one of all, train, got 'test'"):
+        merge_sources([split], images="test")

@@ -111,6 +111,12 @@ def _cache_modes() -> tuple[str, ...]:
     return CACHE_MODES
 
 
+def _source_images() -> tuple[str, ...]:
+    from dgreid.data.sources import SOURCE_IMAGES
+
+    return SOURCE_IMAGES
+
+
 def _synth_versions() -> list[str]:
     from dgreid.data.synth.shifts import VERSIONS
 
@@ -152,6 +158,7 @@ RULES: dict[str, Rule] = {
     "data.cache": one_of(_cache_modes),
     "data.cache_budget_mb": _COUNT,
     "data.source_holdout": within(0, 1, high_open=True),
+    "data.source_images": one_of(_source_images),
     "data.synth_version": Rule(lambda v: str(v) in _synth_versions(), "one of", _synth_versions),
     "data.synth_shifts": free("shift family names (checked with data.synth_version)"),
     "data.pad": _COUNT,

@@ -32,6 +32,9 @@ class DataConfig:
     cache_budget_mb: int = 2048
     #: fraction of each source's identities held out for a source-domain test (0 = use all).
     source_holdout: float = 0.0
+    #: which images of each source train: "all" (train + query + gallery, the classic DG
+    #: protocol) or "train" (its published training split alone)
+    source_images: str = "all"
     #: synthetic data only: the generator version data.root must hold (dgreid synth --version;
     #: 3 = dgreid.data.synth.VERSION) and the switched-on shift families of versions 2 and 3
     #: ("all", "none" or names such as [viewpoint, geometry]); another root is an error

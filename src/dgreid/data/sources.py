@@ -46,8 +46,20 @@ class SourceSet:
         return len(self.domain_names)
 
 
-def merge_sources(datasets: list[ReIDDataset], holdout: float = 0.0, seed: int = 0) -> SourceSet:
-    """Merge ``datasets`` into one disjoint id space; hold out ``holdout`` of each one's ids."""
+#: which images of a source train: every image (train + query + gallery, the classic DG
+#: protocol) or its published training split alone
+SOURCE_IMAGES = ("all", "train")
+
+
+def merge_sources(
+    datasets: list[ReIDDataset], holdout: float = 0.0, seed: int = 0, images: str = "all"
+) -> SourceSet:
+    """Merge ``datasets`` into one disjoint id space; hold out ``holdout`` of each one's ids.
+    ``images`` (:data:`SOURCE_IMAGES`) takes every image of a source, or its training split."""
+    if images not in SOURCE_IMAGES:
+        raise DatasetError(
+            f"source images must be one of {', '.join(SOURCE_IMAGES)}, got {images!r}"
+        )
     if not 0.0 <= holdout < 1.0:
         raise DatasetError(f"source holdout must be a fraction in [0, 1), got {holdout}")
     names = [ds.name for ds in datasets]
@@ -58,7 +70,12 @@ def merge_sources(datasets: list[ReIDDataset], holdout: float = 0.0, seed: int =
     held: list[dict[int, list[ImageRecord]]] = []
     for d, ds in enumerate(datasets):
         by_pid: dict[int, list[ImageRecord]] = defaultdict(list)
-        for r in ds.records:
+        if images == "train" and not ds.train:
+            raise DatasetError(
+                f"source {ds.name!r} ({ds.root}) has no published training split; "
+                "data.source_images=train needs one (data.source_images=all takes every image)"
+            )
+        for r in ds.records if images == "all" else ds.train:
             if r.pid != DISTRACTOR_PID and r.pid >= 0:
                 by_pid[r.pid].append(r)
         if not by_pid:

@@ -70,7 +70,9 @@ def load_sources(cfg: Config, check_images: bool = True) -> SourceSet:
         ensure_synthetic_data(cfg)
     barrier()
     datasets = [build_dataset(name, cfg.data.root) for name in cfg.data.sources]
-    sources = merge_sources(datasets, holdout=cfg.data.source_holdout, seed=cfg.eval.split_seed)
+    sources = merge_sources(
+        datasets, cfg.data.source_holdout, cfg.eval.split_seed, cfg.data.source_images
+    )
     log.info("sources:\n%s", summary_table(sources))
     if check_images:
         require_readable(sources.records, workers=cfg.data.workers, progress=False)
