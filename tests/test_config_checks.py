@@ -48,6 +48,9 @@ BAD_VALUES = [
     ("method.label_smooth=1.5", "[0, 1)"),
     ("train.lr_steps=[0]", "each item an integer >= 1"),
     ("eval.num_splits=0", "an integer >= 1"),
+    ("eval.rerank_k1=0", "an integer >= 1"),
+    ("eval.rerank_k2=-1", "an integer >= 1"),
+    ("eval.rerank_lambda=1.5", "[0, 1]"),
     ("data.synth_version=7", "1, 2, 3"),
     ("output_dir=' '", "not empty"),
 ]

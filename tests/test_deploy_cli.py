@@ -275,3 +275,30 @@ def test_extract_and_search_embed_with_the_recorded_flip(
     )
     assert main(_search(tmp_path, run, "--gallery", str(tmp_path / "f.npz"))) == 0
     assert "extracted with flip" not in capsys.readouterr().err
+
+
+def test_search_rerank_exact_and_refused_with_an_approximate_index(
+    setup: tuple[Path, Path, Path], capsys: pytest.CaptureFixture
+) -> None:
+    from dgreid.deploy.search import reranked_search
+
+    tmp, run, gallery = setup
+    assert main(_search(tmp, run, "--rerank", "--out", str(tmp / "rr.json"))) == 0
+    assert "(euclidean, exact search, k-reciprocal re-ranked)" in capsys.readouterr().out
+    model = dgreid.load(run, "cpu")
+    names = sorted(str(p.relative_to(gallery)) for p in gallery.rglob("*.png"))
+    qnames = sorted(str(p.relative_to(tmp / "query")) for p in (tmp / "query").rglob("*.png"))
+    want = reranked_search(
+        model.embed([tmp / "query" / n for n in qnames]).numpy(),
+        model.embed([gallery / n for n in names]).numpy(),
+        k=3,
+    )
+    got = {r["query"]: r["ranked"] for r in json.loads((tmp / "rr.json").read_text())["results"]}
+    for qi, qn in enumerate(qnames):
+        assert [x["gallery"] for x in got[qn]] == [names[i] for i in want.indices[qi]]
+    for index in ("faiss-ivf", "faiss"):
+        rc = main(_search(tmp, run, "--rerank", "--index", index))
+        err = capsys.readouterr().err
+        assert rc == 1 and f"--rerank needs --index exact, not {index}" in err
+        assert ("an approximate index gives only" in err) == (index == "faiss-ivf")
+    assert not list(tmp.rglob("*.faiss"))  # refused before any index was built

@@ -65,3 +65,36 @@ def test_refuses_mismatched_widths() -> None:
     q, g = _data()
     with pytest.raises(SearchError, match="16-d"):
         exact_search(q[:, :8], g, k=3)
+
+
+@pytest.mark.parametrize("metric", ["euclidean", "cosine"])
+def test_reranked_search_is_the_top_of_the_re_ranked_distances(metric: str) -> None:
+    from dgreid.deploy.search import reranked_search
+    from dgreid.evaluation import Rerank, compute_distance, k_reciprocal_rerank
+
+    q, g = _data(nq=9, ng=60)
+    r = reranked_search(q, g, k=5, metric=metric, rerank=Rerank(k1=6, k2=3, lambda_value=0.3))
+    d = [compute_distance(a, b, metric) for a, b in ((q, g), (q, q), (g, g))]
+    full = k_reciprocal_rerank(*d, k1=6, k2=3, lambda_value=0.3).numpy()
+    order = np.argsort(full, axis=1, kind="stable")[:, :5]
+    assert np.array_equal(r.indices, order)
+    assert np.allclose(r.distances, np.take_along_axis(full, order, 1))
+    assert not np.array_equal(r.indices, exact_search(q, g, k=5, metric=metric).indices)
+    assert r.distances.dtype == np.float32 and r.indices.dtype == np.int64
+
+
+def test_rerank_refuses_a_faiss_index_and_an_oversized_problem(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from dgreid.deploy.search import check_rerank_index, reranked_search
+    from dgreid.evaluation import RerankError
+
+    check_rerank_index("exact")
+    with pytest.raises(SearchError, match="needs --index exact, not faiss-ivf.*approximate index"):
+        check_rerank_index("faiss-ivf")
+    with pytest.raises(SearchError, match="not faiss:.*only each query's top k"):
+        check_rerank_index("faiss")
+    monkeypatch.setattr("dgreid.evaluation.rerank.MAX_BYTES", 1000)
+    q, g = _data(nq=9, ng=60)
+    with pytest.raises(RerankError, match="9 queries x 60 gallery"):
+        reranked_search(q, g, k=5)

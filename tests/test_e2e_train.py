@@ -76,6 +76,33 @@ def test_eval_reproduces_results(
     assert flipped != pytest.approx(plain, abs=1e-6)
 
 
+def test_eval_rerank(
+    episodic_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``dgreid eval --rerank`` ranks the same splits by re-ranked distances and says so;
+    ``--no-rerank`` (like the run's default) gives the run's own numbers."""
+    saved = ["--splits", str(episodic_run / "splits.json"), "--device", "cpu"]
+    assert main(["eval", str(episodic_run), "--rerank", "--out", str(tmp_path / "rr"), *saved]) == 0
+    assert "distances k-reciprocal re-ranked (k1=20, k2=6, lambda=0.3)" in capsys.readouterr().out
+    data = json.loads((tmp_path / "rr" / "results.json").read_text())
+    assert data["rerank"] == {"k1": 20, "k2": 6, "lambda_value": 0.3}
+    plain = json.loads((episodic_run / "results.json").read_text())
+    assert plain["rerank"] is None
+    for name, target in data["targets"].items():  # the same splits, other distances
+        for got, was in zip(target["splits"], plain["targets"][name]["splits"]):
+            assert (got["num_query"], got["num_gallery"]) == (was["num_query"], was["num_gallery"])
+            assert 0.0 <= got["mAP"] <= 1.0
+    assert any(
+        got["cmc"] != was["cmc"]
+        for name, target in data["targets"].items()
+        for got, was in zip(target["splits"], plain["targets"][name]["splits"])
+    )
+    assert (
+        main(["eval", str(episodic_run), "--no-rerank", "--out", str(tmp_path / "no"), *saved]) == 0
+    )
+    assert _rank1(tmp_path / "no" / "results.json") == _rank1(episodic_run / "results.json")
+
+
 def test_eval_on_a_target_the_saved_splits_lack(
     episodic_run: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

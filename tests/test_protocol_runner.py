@@ -159,3 +159,61 @@ def test_single_shot_targets_say_minp_is_map_and_one_split_has_no_spread() -> No
     assert only_single_shot.splitlines()[-1] == (
         "mINP not shown: it equals mAP on every split (one true match per query)"
     )
+
+
+def test_rerank_ranks_each_split_by_the_re_ranked_distances(tmp_path):
+    """With ``rerank`` each split is scored on k_reciprocal_rerank of its distances (query-query
+    and gallery-gallery from the same features), and the result records the parameters."""
+    from dgreid.evaluation import Rerank, compute_distance, compute_rank_metrics
+    from dgreid.evaluation.rerank import k_reciprocal_rerank
+
+    class Noisy(nn.Module):  # mean colour plus a fixed per-image offset: an imperfect model
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            f = x.mean((2, 3))
+            return f + 1.0 * torch.sin(37.0 * f.sum(1, keepdim=True) + torch.arange(3.0))
+
+    market = market_like(tmp_path / "market")
+    splits = {"market": make_splits(market)}
+    params = Rerank(k1=3, k2=2, lambda_value=0.2)
+    kw = dict(splits=splits, height=16, width=8, progress=False)
+    plain = run_protocol(Noisy(), {"market": market}, **kw)
+    got = run_protocol(Noisy(), {"market": market}, rerank=params, **kw)
+
+    split = splits["market"][0]
+    from dgreid.evaluation import extract_features
+
+    def feats(records):
+        return extract_features(Noisy(), records, 4, "cpu", False, 16, 8, 0, False).features
+
+    qf, gf = feats(split.query), feats(split.gallery)
+    dist = k_reciprocal_rerank(
+        compute_distance(qf, gf), compute_distance(qf, qf), compute_distance(gf, gf), 3, 2, 0.2
+    )
+    labels = [np.array([getattr(r, a) for r in rs]) for a in ("pid", "camid")
+              for rs in (split.query, split.gallery)]  # fmt: skip
+    want = compute_rank_metrics(dist, labels[0], labels[1], labels[2], labels[3], max_rank=50)
+    s = got.targets["market"].splits[0]
+    assert s.metrics["mAP"] == pytest.approx(want.mAP)
+    assert s.cmc[:10] == pytest.approx(want.cmc[:10])
+    # two gallery images per identity: here re-ranking mends much of the noise
+    assert s.metrics["mAP"] > plain.targets["market"].mean["mAP"] + 0.1
+    assert result_to_dict(got)["rerank"] == {"k1": 3, "k2": 2, "lambda_value": 0.2}
+    assert result_to_dict(plain)["rerank"] is None
+    assert "k-reciprocal re-ranked (k1=3, k2=2, lambda=0.2)" in format_table(got)
+    assert "re-ranked" not in format_table(plain)
+
+
+def test_rerank_with_a_method_distance_refuses_negative_distances(tmp_path):
+    viper = viper_like(tmp_path / "viper", n_ids=5)
+    splits = {"viper": make_splits(viper, num_splits=1, seed=0, num_test_ids=5)}
+
+    def negated(q: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
+        return -torch.cdist(q, g)
+
+    from dgreid.evaluation import Rerank, RerankError
+
+    kw = dict(splits=splits, height=16, width=8, progress=False, rerank=Rerank())
+    with pytest.raises(RerankError, match="q_g holds negative distances"):
+        run_protocol(MeanColour(), {"viper": viper}, distance_fn=negated, **kw)
+    ok = run_protocol(MeanColour(), {"viper": viper}, distance_fn=torch.cdist, **kw)
+    assert ok.metric == "custom" and ok.targets["viper"].mean["rank1"] == pytest.approx(1.0)

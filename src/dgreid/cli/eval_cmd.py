@@ -27,6 +27,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="a splits.json to evaluate on identical splits (default: the run's eval.splits_file, "
         "if any; '' = none, draw seeded splits); a target it lacks gets seeded splits drawn",
     )
+    p.add_argument(
+        "--rerank",
+        action=argparse.BooleanOptionalAction,
+        help="k-reciprocal re-ranking of each split's distances with the run's eval.rerank_k1, "
+        "eval.rerank_k2, eval.rerank_lambda (default: the run's eval.rerank, normally off); it "
+        "helps on galleries with several images per identity",
+    )
     p.add_argument("--out", help="folder for results.json / splits.json (default: none)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     add_flip_argument(p)
@@ -50,6 +57,8 @@ def run(args: argparse.Namespace) -> int:
         cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, root=args.root))
     if args.flip is not None:
         cfg = dataclasses.replace(cfg, eval=dataclasses.replace(cfg.eval, flip=args.flip))
+    if args.rerank is not None:
+        cfg = dataclasses.replace(cfg, eval=dataclasses.replace(cfg.eval, rerank=args.rerank))
     embed, distance = embedder(loaded.method)
     out = Path(args.out) if args.out else None
     result = evaluate_targets(embed, distance, cfg, out, device, args.targets, args.splits)

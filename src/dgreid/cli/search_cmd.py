@@ -38,6 +38,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--index-path",
         help="where the faiss index is saved (default: beside --out, named after G)",
     )
+    p.add_argument(
+        "--rerank",
+        action="store_true",
+        help="k-reciprocal re-ranking (k1=20, k2=6, lambda=0.3) of the exact distances; needs "
+        "--index exact and memory for (queries + gallery)^2 distances; helps when the gallery "
+        "holds several images per identity",
+    )
     p.add_argument("--nlist", type=int, default=0, help="IVF cells (0 = about sqrt(gallery))")
     p.add_argument("--nprobe", type=int, default=32, help="IVF cells visited per query")
     p.add_argument("--out", default="ranked.csv", help="ranked lists: .csv or .json")
@@ -59,10 +66,19 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from dgreid.deploy.api import load
     from dgreid.deploy.features import FolderFeatures, extract_folder, load_features
-    from dgreid.deploy.search import SearchError, exact_search, faiss_search, write_ranking
+    from dgreid.deploy.search import (
+        SearchError,
+        check_rerank_index,
+        exact_search,
+        faiss_search,
+        reranked_search,
+        write_ranking,
+    )
 
     if args.topk < 1:
         raise SearchError(f"--topk must be >= 1, got {args.topk}")
+    if args.rerank:
+        check_rerank_index(args.index)
     model = load(args.model, device=args.device, flip=args.flip)
     if args.metric is None:
         args.metric = model.metric
@@ -94,7 +110,12 @@ def run(args: argparse.Namespace) -> int:
 
     query, gallery = features(args.query, "query"), features(args.gallery, "gallery")
     t0 = time.perf_counter()
-    if args.index == "exact":
+    if args.rerank:
+        ranking = reranked_search(
+            query.features, gallery.features, args.topk, args.metric, device=model.device
+        )
+        how = "exact search, k-reciprocal re-ranked"
+    elif args.index == "exact":
         ranking = exact_search(
             query.features, gallery.features, args.topk, args.metric, device=model.device
         )

@@ -205,6 +205,10 @@ RULES: dict[str, Rule] = {
     "eval.batch_size": at_least(1),
     "eval.flip": free("true or false"),
     "eval.metric": one_of(_metrics),
+    "eval.rerank": free("true or false"),
+    "eval.rerank_k1": at_least(1),
+    "eval.rerank_k2": at_least(1),
+    "eval.rerank_lambda": _FRACTION,
     "output_dir": Rule(lambda v: bool(v.strip()), "a folder (not empty)"),
 }
 

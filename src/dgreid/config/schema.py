@@ -155,6 +155,12 @@ class EvalConfig:
     batch_size: int = 128
     flip: bool = False
     metric: str = "euclidean"  # euclidean | cosine
+    #: k-reciprocal re-ranking of each split's distances (Zhong et al. 2017); off by default. It
+    #: helps where the gallery holds several images per identity, not on a single-shot gallery
+    rerank: bool = False
+    rerank_k1: int = 20  # k-reciprocal neighbours (the published 20, 6, 0.3)
+    rerank_k2: int = 6  # neighbours averaged in the local query expansion (1 = none)
+    rerank_lambda: float = 0.3  # weight of the original distance against the Jaccard distance
 
 
 @dataclass

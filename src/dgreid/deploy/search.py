@@ -1,4 +1,5 @@
-"""Rank gallery images for each query: exact (torch, chunked) or through a faiss index.
+"""Rank gallery images for each query: exact (torch, chunked), exact with k-reciprocal
+re-ranking, or through a faiss index.
 
 Distances are Euclidean (not squared) or ``1 - cosine similarity``; smaller is closer. Rankings are
 written as CSV (one row per query and rank) or JSON (one object per query).
@@ -17,6 +18,7 @@ import torch
 from dgreid.deploy.features import FolderFeatures
 from dgreid.deploy.ranked_html import RankedMatch, RankedQuery
 from dgreid.errors import DgreidError
+from dgreid.evaluation.rerank import Rerank
 from dgreid.utils.io import atomic_write_json, atomic_write_text
 
 METRICS = ("euclidean", "cosine")
@@ -72,6 +74,53 @@ def exact_search(
         chunk_size=chunk,
     )
     return Ranking(np.asarray(dist, dtype=np.float32), np.asarray(idx, dtype=np.int64))
+
+
+def reranked_search(
+    query: np.ndarray,
+    gallery: np.ndarray,
+    k: int,
+    metric: str = "euclidean",
+    rerank: Rerank | None = None,
+    device: str | torch.device = "cpu",
+) -> Ranking:
+    """Exact top-``k`` by k-reciprocal re-ranked distances (``rerank``: the published
+    parameters by default). It needs every query-gallery, query-query and gallery-gallery
+    distance, so its memory grows with ``(Q + G)^2``; a larger problem than
+    :data:`~dgreid.evaluation.rerank.MAX_BYTES` allows is refused before any is computed."""
+    from dgreid.evaluation.distance import compute_distance, smallest
+    from dgreid.evaluation.rerank import check_rerank_size, k_reciprocal_rerank
+
+    check_pair(query, gallery, metric)
+    params = rerank or Rerank()
+    check_rerank_size(len(query), len(gallery))
+    q, g = (
+        torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).to(device)
+        for x in (query, gallery)
+    )
+    dist = k_reciprocal_rerank(
+        compute_distance(q, g, metric),
+        compute_distance(q, q, metric),
+        compute_distance(g, g, metric),
+        params.k1,
+        params.k2,
+        params.lambda_value,
+    )
+    top, idx = smallest(dist, min(k, len(gallery)))
+    return Ranking(top.numpy(), idx.numpy())
+
+
+def check_rerank_index(index: str) -> None:
+    """Refuse re-ranking through a faiss index: it needs all pairwise distances, and an index
+    answers each query with its top ``k`` only."""
+    if index == "exact":
+        return
+    what = "an approximate index" if index == "faiss-ivf" else "a faiss index"
+    raise SearchError(
+        f"--rerank needs --index exact, not {index}: k-reciprocal re-ranking compares every "
+        f"pair of images (query-query, gallery-gallery and query-gallery distances), and "
+        f"{what} gives only each query's top k"
+    )
 
 
 def faiss_search(

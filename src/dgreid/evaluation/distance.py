@@ -74,7 +74,7 @@ def topk_search(
             d = _block(
                 qb, g[t : t + n], gn[t : t + n], metric, out=buf if n == buf.shape[1] else None
             )
-            dv, di = _smallest(d, min(k, d.shape[1]))
+            dv, di = smallest(d, min(k, d.shape[1]))
             best_d, best_i = _merge(best_d, best_i, dv, di + t, k)
         dists.append(best_d.cpu())
         idxs.append(best_i.cpu())
@@ -137,7 +137,7 @@ def _block(
     return d2.sqrt_()
 
 
-def _smallest(d: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+def smallest(d: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
     """The ``k`` smallest entries of each row, ordered by (value, column)."""
     vals, cols = torch.topk(d, k, dim=1, largest=False, sorted=False)
     kth = vals.max(dim=1, keepdim=True).values

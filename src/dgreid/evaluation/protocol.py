@@ -7,6 +7,7 @@ Metric values are fractions in [0, 1] (the table shows percent); std is over spl
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +19,7 @@ import torch
 from dgreid.evaluation.distance import compute_distance
 from dgreid.evaluation.extract import extract_features
 from dgreid.evaluation.metrics import EvaluationError, compute_rank_metrics
+from dgreid.evaluation.rerank import Rerank, check_rerank_size, k_reciprocal_rerank
 from dgreid.evaluation.splits import Split, SplitsFileError, make_splits, save_splits
 from dgreid.structures import ImageRecord, ReIDDataset
 from dgreid.utils.io import atomic_write_json
@@ -60,6 +62,7 @@ class ProtocolResult:
     metric: str  # "custom" when a distance_fn ranked the pairs
     splits: dict[str, list[Split]] = field(default_factory=dict)
     roots: dict[str, str] = field(default_factory=dict)
+    rerank: Rerank | None = None  # the k-reciprocal re-ranking applied, if any
 
 
 def run_protocol(
@@ -78,6 +81,7 @@ def run_protocol(
     workers: int = 0,
     progress: bool = True,
     distance_fn: DistanceFn | None = None,
+    rerank: Rerank | None = None,
 ) -> ProtocolResult:
     """Evaluate ``model`` (images -> features) on each target dataset.
 
@@ -85,8 +89,10 @@ def run_protocol(
     given, else from ``make_splits(dataset, num_splits, seed)``. Each target's images are
     embedded once; each split is then ranked with ``metric`` distances, or with
     ``distance_fn(query_feats, gallery_feats) -> (Q, G)`` (smaller = closer) when a method
-    scores pairs its own way (DIMN). Loaded splits hold absolute paths; pass ``roots`` to
-    ``load_splits`` if the data moved.
+    scores pairs its own way (DIMN). With ``rerank``, each split's distances are k-reciprocal
+    re-ranked (:func:`~dgreid.evaluation.rerank.k_reciprocal_rerank`; query-query and
+    gallery-gallery distances are computed the same way). Loaded splits hold absolute paths;
+    pass ``roots`` to ``load_splits`` if the data moved.
     """
     if not targets:
         raise ValueError("run_protocol: no target datasets given")
@@ -106,7 +112,9 @@ def run_protocol(
             model, unique, batch_size, device, flip, height, width, workers, progress
         ).features
         row = {r.path: i for i, r in enumerate(unique)}
-        per_split = [_evaluate_split(feats, row, s, metric, distance_fn) for s in target_splits]
+        per_split = [
+            _evaluate_split(feats, row, s, metric, distance_fn, rerank) for s in target_splits
+        ]
         results[name] = _summarise(name, per_split)
     average = {k: float(np.mean([t.mean[k] for t in results.values()])) for k in METRIC_KEYS}
     return ProtocolResult(
@@ -115,6 +123,7 @@ def run_protocol(
         metric=metric if distance_fn is None else "custom",
         splits=used,
         roots={n: str(ds.root) for n, ds in targets.items()},
+        rerank=rerank,
     )
 
 
@@ -132,18 +141,22 @@ def _evaluate_split(
     split: Split,
     metric: str,
     distance_fn: DistanceFn | None = None,
+    rerank: Rerank | None = None,
 ) -> SplitResult:
     qi = torch.tensor([row[r.path] for r in split.query], dtype=torch.long)
     gi = torch.tensor([row[r.path] for r in split.gallery], dtype=torch.long)
-    if distance_fn is not None:
-        with torch.inference_mode():
-            dist = distance_fn(feats[qi], feats[gi]).detach().float().cpu()
-        if tuple(dist.shape) != (len(qi), len(gi)):
-            raise EvaluationError(
-                f"distance_fn returned shape {tuple(dist.shape)}, expected ({len(qi)}, {len(gi)})"
-            )
-    else:
-        dist = compute_distance(feats[qi], feats[gi], metric=metric)
+    if rerank is not None:
+        check_rerank_size(len(qi), len(gi))
+    dist = _distance(feats[qi], feats[gi], metric, distance_fn)
+    if rerank is not None:
+        dist = k_reciprocal_rerank(
+            dist,
+            _distance(feats[qi], feats[qi], metric, distance_fn),
+            _distance(feats[gi], feats[gi], metric, distance_fn),
+            rerank.k1,
+            rerank.k2,
+            rerank.lambda_value,
+        )
     m = compute_rank_metrics(
         dist,
         np.array([r.pid for r in split.query]),
@@ -155,6 +168,21 @@ def _evaluate_split(
     values = {k: float(m.cmc[r - 1]) for k, r in _RANKS.items()}
     values.update(mAP=m.mAP, mINP=m.mINP)
     return SplitResult(values, m.cmc.tolist(), len(split.query), len(split.gallery), m.num_skipped)
+
+
+def _distance(
+    a: torch.Tensor, b: torch.Tensor, metric: str, distance_fn: DistanceFn | None
+) -> torch.Tensor:
+    """``len(a) x len(b)`` distances: ``metric``, or the method's own ``distance_fn``."""
+    if distance_fn is None:
+        return compute_distance(a, b, metric=metric)
+    with torch.inference_mode():
+        dist = distance_fn(a, b).detach().float().cpu()
+    if tuple(dist.shape) != (len(a), len(b)):
+        raise EvaluationError(
+            f"distance_fn returned shape {tuple(dist.shape)}, expected ({len(a)}, {len(b)})"
+        )
+    return dist
 
 
 def _summarise(name: str, splits: list[SplitResult]) -> TargetResult:
@@ -196,7 +224,13 @@ def format_table(result: ProtocolResult, keys: tuple[str, ...] = METRIC_KEYS) ->
     lines = [top, rule, *body, rule, bottom]
     if dropped:
         lines.append("mINP not shown: it equals mAP on every split (one true match per query)")
+    if result.rerank is not None:
+        lines.append(f"distances k-reciprocal re-ranked ({_rerank_text(result.rerank)})")
     return "\n".join(lines)
+
+
+def _rerank_text(r: Rerank) -> str:
+    return f"k1={r.k1}, k2={r.k2}, lambda={r.lambda_value:g}"
 
 
 def _minp_is_map(target: TargetResult) -> bool:
@@ -208,6 +242,7 @@ def result_to_dict(result: ProtocolResult) -> dict[str, Any]:
     """JSON-ready form of ``result`` (fractions in [0, 1]; splits are saved separately)."""
     return {
         "metric": result.metric,
+        "rerank": None if result.rerank is None else dataclasses.asdict(result.rerank),
         "units": "fraction",
         "targets": {
             name: {

@@ -20,6 +20,7 @@ from dgreid.evaluation.protocol import (
     run_protocol,
     write_protocol_outputs,
 )
+from dgreid.evaluation.rerank import Rerank
 from dgreid.evaluation.splits import (
     CameraProtocol,
     Split,
@@ -85,10 +86,18 @@ def draw_splits(cfg: Config, datasets: dict[str, ReIDDataset]) -> dict[str, list
     }
 
 
+def rerank_of(cfg: Config) -> Rerank | None:
+    """The k-reciprocal re-ranking ``eval.rerank*`` asks for (None: off, the default)."""
+    if not cfg.eval.rerank:
+        return None
+    return Rerank(cfg.eval.rerank_k1, cfg.eval.rerank_k2, cfg.eval.rerank_lambda)
+
+
 def _ranking_options(cfg: Config, device: torch.device) -> dict[str, Any]:
     """How features are extracted and compared: the same for targets and held-out sources."""
     return dict(
         metric=cfg.eval.metric,
+        rerank=rerank_of(cfg),
         batch_size=cfg.eval.batch_size,
         device=device,
         flip=cfg.eval.flip,
