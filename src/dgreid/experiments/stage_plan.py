@@ -25,6 +25,11 @@ STAGE0 = "stage0"
 STAGE0_EXTRACTOR = "stage0-extractor"
 
 
+#: training keys a trained network does not depend on (the schedule enters as its own
+#: milestones; logging, evaluation and placement change nothing that is learnt)
+NOT_IN_KEY = ("epochs", "lr_steps", "log_every", "eval_every", "device", "threads", "tensorboard")
+
+
 def stage1_seed(seed: int, domain: int) -> int:
     """The seed of domain ``domain``'s extractor initialisation (distinct per domain)."""
     return seed * 1000 + 1 + domain
@@ -100,7 +105,7 @@ def stage1_key(cfg: Config, domain: str, num_images: int, start: str) -> str:
         "train": {
             k: v
             for k, v in dataclasses.asdict(cfg.train).items()
-            if k not in ("epochs", "lr_steps", "log_every", "eval_every", "device", "threads")
+            if k not in NOT_IN_KEY
         },
         "data": {k: getattr(cfg.data, k) for k in ("height", "width", "batch_size")},
         "num_instances": cfg.data.num_instances,
