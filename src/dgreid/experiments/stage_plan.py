@@ -102,11 +102,7 @@ def stage1_key(cfg: Config, domain: str, num_images: int, start: str) -> str:
         "margin": cfg.method.margin,
         "epochs": schedule.epochs,
         "lr_steps": list(schedule.lr_steps),
-        "train": {
-            k: v
-            for k, v in dataclasses.asdict(cfg.train).items()
-            if k not in NOT_IN_KEY
-        },
+        "train": {k: v for k, v in dataclasses.asdict(cfg.train).items() if k not in NOT_IN_KEY},
         "data": {k: getattr(cfg.data, k) for k in ("height", "width", "batch_size")},
         "num_instances": cfg.data.num_instances,
         "holdout": cfg.data.source_holdout,
