@@ -17,11 +17,17 @@ from dgreid.deploy.features import load_features
 from test_deploy_helpers import H, W, make_run, write_images
 
 
+def search_folders(tmp: Path, queries: int, gallery: int, *overrides: str) -> Path:
+    """``tmp/query`` and ``tmp/gallery`` image folders, and a tiny run ``tmp/run`` trained with
+    the config ``overrides``."""
+    write_images(tmp / "query", queries, seed=1)
+    write_images(tmp / "gallery", gallery, seed=2)
+    return make_run(tmp / "run", overrides=list(overrides))
+
+
 @pytest.fixture
 def setup(tmp_path: Path) -> tuple[Path, Path, Path]:
-    run = make_run(tmp_path / "run")
-    write_images(tmp_path / "query", 3, seed=1)
-    write_images(tmp_path / "gallery", 8, seed=2)
+    run = search_folders(tmp_path, 3, 8)
     return tmp_path, run, tmp_path / "gallery"
 
 
@@ -177,8 +183,8 @@ def test_faiss_missing_is_a_clear_error(
     assert rc == 1 and "pip install 'dgreid[faiss]'" in capsys.readouterr().err
 
 
-def _search(tmp: Path, run: Path, *extra: str) -> list[str]:
-    return ["search", str(run), "--query", str(tmp / "query"), "--gallery", str(tmp / "gallery"),
+def _search(tmp: Path, run: Path, *extra: str, gallery: str = "gallery") -> list[str]:
+    return ["search", str(run), "--query", str(tmp / "query"), "--gallery", str(tmp / gallery),
             "--topk", "3", "--workers", "0", "--out", str(tmp / "r.csv"), *extra]  # fmt: skip
 
 
@@ -188,9 +194,7 @@ def test_search_ranks_with_the_metric_the_model_was_evaluated_with(
     from dgreid.deploy.model_file import read_model_file
     from dgreid.utils.io import atomic_torch_save
 
-    write_images(tmp_path / "query", 2, seed=1)
-    write_images(tmp_path / "gallery", 4, seed=2)
-    cosine = make_run(tmp_path / "cosine", overrides=["eval.metric=cosine"])
+    cosine = search_folders(tmp_path, 2, 4, "eval.metric=cosine")
     assert dgreid.load(cosine, "cpu").meta.metric == "cosine"
     assert main(_search(tmp_path, cosine)) == 0
     out, err = capsys.readouterr()
@@ -253,9 +257,7 @@ def test_the_embedding_bar_has_a_label(
 def test_extract_and_search_embed_with_the_recorded_flip(
     tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
-    write_images(tmp_path / "query", 2, seed=1)
-    write_images(tmp_path / "gallery", 4, seed=2)
-    run = make_run(tmp_path / "run", overrides=["eval.flip=true"])
+    run = search_folders(tmp_path, 2, 4, "eval.flip=true")
 
     def extract(out: str, *extra: str) -> Path:
         args = ["extract", str(run), str(tmp_path / "gallery"), "--out", str(tmp_path / out)]
@@ -269,11 +271,11 @@ def test_extract_and_search_embed_with_the_recorded_flip(
     assert not np.allclose(flipped.features, plain.features, atol=1e-4)
     capsys.readouterr()
     # a gallery extracted without flip, queries embedded with it: said
-    assert main(_search(tmp_path, run, "--gallery", str(tmp_path / "p.npz"))) == 0
+    assert main(_search(tmp_path, run, gallery="p.npz")) == 0
     assert "p.npz was extracted with flip=False; this search embeds with flip=True" in (
         capsys.readouterr().err
     )
-    assert main(_search(tmp_path, run, "--gallery", str(tmp_path / "f.npz"))) == 0
+    assert main(_search(tmp_path, run, gallery="f.npz")) == 0
     assert "extracted with flip" not in capsys.readouterr().err
 
 

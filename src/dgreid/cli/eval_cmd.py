@@ -55,10 +55,8 @@ def run(args: argparse.Namespace) -> int:
     cfg = loaded.config
     if args.root:
         cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, root=args.root))
-    if args.flip is not None:
-        cfg = dataclasses.replace(cfg, eval=dataclasses.replace(cfg.eval, flip=args.flip))
-    if args.rerank is not None:
-        cfg = dataclasses.replace(cfg, eval=dataclasses.replace(cfg.eval, rerank=args.rerank))
+    chosen = {k: v for k, v in (("flip", args.flip), ("rerank", args.rerank)) if v is not None}
+    cfg = dataclasses.replace(cfg, eval=dataclasses.replace(cfg.eval, **chosen))
     embed, distance = embedder(loaded.method)
     out = Path(args.out) if args.out else None
     result = evaluate_targets(embed, distance, cfg, out, device, args.targets, args.splits)

@@ -16,6 +16,7 @@ from dgreid.data.image_dataset import read_image
 from dgreid.deploy.model_file import ModelMeta, load_model_file
 from dgreid.engine.device import resolve_device
 from dgreid.errors import CheckpointError, DgreidError
+from dgreid.evaluation.extract import flip_averaged
 
 #: One image as ``embed`` accepts it: a file path, a PIL image, or an HxWx3 uint8 numpy array in
 #: RGB order (an OpenCV frame is BGR: pass ``frame[..., ::-1]``).
@@ -191,10 +192,7 @@ class ReIDModel:
             )
         if not images.is_floating_point():
             raise InputError(f"embed: expected a float tensor, got {images.dtype}")
-        feats = self.backend(images)
-        if self.flip:
-            feats = (feats + self.backend(torch.flip(images, dims=[3]))) / 2
-        return feats
+        return flip_averaged(self.backend, images) if self.flip else self.backend(images)
 
     def embed(
         self, images: torch.Tensor | Sequence[ImageInput] | ImageInput, batch_size: int = 64

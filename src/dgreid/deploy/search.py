@@ -89,23 +89,14 @@ def reranked_search(
     distance, so its memory grows with ``(Q + G)^2``; a larger problem than
     :data:`~dgreid.evaluation.rerank.MAX_BYTES` allows is refused before any is computed."""
     from dgreid.evaluation.distance import compute_distance, smallest
-    from dgreid.evaluation.rerank import check_rerank_size, k_reciprocal_rerank
+    from dgreid.evaluation.rerank import rerank_features
 
     check_pair(query, gallery, metric)
-    params = rerank or Rerank()
-    check_rerank_size(len(query), len(gallery))
     q, g = (
         torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).to(device)
         for x in (query, gallery)
     )
-    dist = k_reciprocal_rerank(
-        compute_distance(q, g, metric),
-        compute_distance(q, q, metric),
-        compute_distance(g, g, metric),
-        params.k1,
-        params.k2,
-        params.lambda_value,
-    )
+    dist = rerank_features(q, g, lambda a, b: compute_distance(a, b, metric), rerank or Rerank())
     top, idx = smallest(dist, min(k, len(gallery)))
     return Ranking(top.numpy(), idx.numpy())
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -86,6 +87,7 @@ def extract_features(
     if module is not None:
         module.eval()
     chunks: list[torch.Tensor] = []
+    forward = functools.partial(_forward, model)
     try:
         bar = progress_bar(
             total=len(loader), desc="extract", unit="batch", disable=not progress, leave=False
@@ -93,9 +95,7 @@ def extract_features(
         with torch.inference_mode(), bar:
             for batch in loader:
                 images = batch.images.to(device, non_blocking=True)
-                feats = _forward(model, images)
-                if flip:
-                    feats = (feats + _forward(model, torch.flip(images, dims=[3]))) / 2
+                feats = flip_averaged(forward, images) if flip else forward(images)
                 chunks.append(feats.float().cpu())
                 bar.update(1)
     finally:
@@ -108,6 +108,14 @@ def extract_features(
         domains=np.array([r.domain for r in records], dtype=np.int64),
         paths=[r.path for r in records],
     )
+
+
+def flip_averaged(
+    embed: Callable[[torch.Tensor], torch.Tensor], images: torch.Tensor
+) -> torch.Tensor:
+    """The mean of ``embed``'s features of NCHW ``images`` and of their horizontal mirrors (the
+    flip-averaged test feature, ``eval.flip``)."""
+    return (embed(images) + embed(torch.flip(images, dims=[3]))) / 2
 
 
 def _forward(model: Callable[[torch.Tensor], torch.Tensor], images: torch.Tensor) -> torch.Tensor:

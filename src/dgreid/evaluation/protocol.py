@@ -19,7 +19,7 @@ import torch
 from dgreid.evaluation.distance import compute_distance
 from dgreid.evaluation.extract import extract_features
 from dgreid.evaluation.metrics import EvaluationError, compute_rank_metrics
-from dgreid.evaluation.rerank import Rerank, check_rerank_size, k_reciprocal_rerank
+from dgreid.evaluation.rerank import Rerank, rerank_features
 from dgreid.evaluation.splits import Split, SplitsFileError, make_splits, save_splits
 from dgreid.structures import ImageRecord, ReIDDataset
 from dgreid.utils.io import atomic_write_json
@@ -145,17 +145,11 @@ def _evaluate_split(
 ) -> SplitResult:
     qi = torch.tensor([row[r.path] for r in split.query], dtype=torch.long)
     gi = torch.tensor([row[r.path] for r in split.gallery], dtype=torch.long)
-    if rerank is not None:
-        check_rerank_size(len(qi), len(gi))
-    dist = _distance(feats[qi], feats[gi], metric, distance_fn)
-    if rerank is not None:
-        dist = k_reciprocal_rerank(
-            dist,
-            _distance(feats[qi], feats[qi], metric, distance_fn),
-            _distance(feats[gi], feats[gi], metric, distance_fn),
-            rerank.k1,
-            rerank.k2,
-            rerank.lambda_value,
+    if rerank is None:
+        dist = _distance(feats[qi], feats[gi], metric, distance_fn)
+    else:
+        dist = rerank_features(
+            feats[qi], feats[gi], lambda a, b: _distance(a, b, metric, distance_fn), rerank
         )
     m = compute_rank_metrics(
         dist,

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -130,6 +131,26 @@ def k_reciprocal_rerank(
     jac = 1.0 - overlap / (2.0 - overlap)
     original = qg.square().mul_(pool.scale[:nq, None])
     return jac.mul_(1.0 - params.lambda_value).add_(original, alpha=params.lambda_value)
+
+
+def rerank_features(
+    query: torch.Tensor,
+    gallery: torch.Tensor,
+    distance: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    params: Rerank,
+) -> torch.Tensor:
+    """Re-ranked query x gallery distances of two feature sets, each pair of sets measured with
+    ``distance``; a problem above :data:`MAX_BYTES` is refused before any distance is
+    computed."""
+    check_rerank_size(len(query), len(gallery))
+    return k_reciprocal_rerank(
+        distance(query, gallery),
+        distance(query, query),
+        distance(gallery, gallery),
+        params.k1,
+        params.k2,
+        params.lambda_value,
+    )
 
 
 def _matrix(x: Any, name: str) -> torch.Tensor:

@@ -95,11 +95,7 @@ def write_report(
     curve_imgs = "".join(
         f'<img alt="CMC {html.escape(t)}" src="{data_uri_png(p)}">' for t, p in curves.items()
     )
-    page = f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
-<style>{_CSS}</style></head><body>
-<h1>{html.escape(title)}</h1>
-{intro}
+    body = f"""{intro}
 <h2>Results on unseen target domains</h2>
 {table_html}
 <p class="note">Percent, mean ± std over the splits. <span class="best">Bold on green</span>:
@@ -111,7 +107,17 @@ the best mean of its column.</p>
 distance; a green frame marks the true match, red the others. When the true match is not in
 the top {_shown(ranked)}, it follows the dots with its rank.</p>
 {_ranked_section(ranked)}
-{footer}
+{footer}"""
+    return _write_page(path, title, body)
+
+
+def _write_page(path: str | Path, title: str, body: str) -> Path:
+    """Write, atomically, a page titled ``title`` holding ``body`` under the heading."""
+    page = f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
+<style>{_CSS}</style></head><body>
+<h1>{html.escape(title)}</h1>
+{body}
 </body></html>
 """
     path = Path(path)
@@ -198,14 +204,4 @@ def write_run_report(
             f"train.log_every iterations) and the learning rate against iterations; {name} "
             "beside this report.</p>"
         )
-    body = "\n".join(parts)
-    page = f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
-<style>{_CSS}</style></head><body>
-<h1>{html.escape(title)}</h1>
-{body}
-</body></html>
-"""
-    path = Path(path)
-    atomic_write_text(path, page)
-    return path
+    return _write_page(path, title, "\n".join(parts))
