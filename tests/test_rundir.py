@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from dgreid.config import load_config
+from dgreid.config.loader import ConfigError
 from dgreid.experiments.rundir import RunFolderError, prepare_run_dir
 
 
@@ -43,3 +44,19 @@ def test_resume_without_run(tmp_path: Path) -> None:
     cfg = load_config(None, [f"output_dir={tmp_path / 'none'}"])
     with pytest.raises(RunFolderError, match="no run"):
         prepare_run_dir(cfg, resume=True, overwrite=False)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("train: [1, 2\n", "not valid YAML"), ("- a list\n", "expected a mapping of config keys")],
+)
+def test_resume_with_damaged_saved_config_names_the_file(
+    tmp_path: Path, text: str, expected: str
+) -> None:
+    out = tmp_path / "run"
+    cfg = load_config(None, [f"output_dir={out}"])
+    prepare_run_dir(cfg, resume=False, overwrite=False)
+    (out / "config.yaml").write_text(text)
+    with pytest.raises(ConfigError, match=f"{out / 'config.yaml'}: {expected}"):
+        prepare_run_dir(cfg, resume=True, overwrite=False)
+    assert (out / "config.yaml").read_text() == text  # nothing rewritten

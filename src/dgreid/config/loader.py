@@ -463,6 +463,23 @@ def current_layout(data: dict[str, Any], source: str = "saved config") -> dict[s
     return config_to_dict(config_from_dict(data, source))
 
 
+def read_saved_config(path: Path) -> dict[str, Any]:
+    """A run's saved config file in this version's layout (see :func:`current_layout`); a
+    file that is not YAML, or not a mapping of config keys, raises a ConfigError naming it."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.MarkedYAMLError as err:
+        where = f" at line {err.problem_mark.line + 1}" if err.problem_mark else ""
+        raise ConfigError(f"{path}: not valid YAML: {err.problem}{where}") from None
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as err:
+        raise ConfigError(f"{path}: {type(err).__name__}: {' '.join(str(err).split())}") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of config keys, found {type(data).__name__}")
+    return current_layout(data, str(path))
+
+
 def config_from_dict(data: dict[str, Any], source: str = "saved config") -> Config:
     """A saved config back: keys renamed since it was saved are translated, and the retired
     keys it holds are ignored with one warning naming them."""

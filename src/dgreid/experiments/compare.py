@@ -9,10 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
 from dgreid.config import Config, ConfigError, config_to_dict
-from dgreid.config.loader import current_layout
+from dgreid.config.loader import read_saved_config
 from dgreid.data.datasets import build_dataset
 from dgreid.engine.checkpoint_file import resume_diff
 from dgreid.errors import DgreidError
@@ -53,8 +52,7 @@ def _finished(cfg: Config) -> bool:
     saved = out / CONFIG_NAME
     if not (out / RESULTS_NAME).exists() or not (out / "model.pt").exists() or not saved.exists():
         return False
-    data = yaml.safe_load(saved.read_text(encoding="utf-8")) or {}
-    return not resume_diff(current_layout(data, str(saved)), config_to_dict(cfg))
+    return not resume_diff(read_saved_config(saved), config_to_dict(cfg))
 
 
 def train_all(spec: CompareSpec, extra: list[str]) -> dict[str, list[Path]]:

@@ -14,10 +14,8 @@ import logging
 import shutil
 from pathlib import Path
 
-import yaml
-
 from dgreid.config import Config, config_to_dict
-from dgreid.config.loader import RUN_CONFIG_NAME, current_layout, dump_config
+from dgreid.config.loader import RUN_CONFIG_NAME, dump_config, read_saved_config
 from dgreid.engine.checkpoint_file import resume_diff
 from dgreid.errors import DgreidError
 from dgreid.utils.io import atomic_write_text
@@ -62,8 +60,7 @@ def prepare_run_dir(cfg: Config, resume: bool, overwrite: bool) -> Path:
         if overwrite:
             shutil.rmtree(out)
         elif resume:
-            saved = yaml.safe_load(saved_path.read_text(encoding="utf-8")) or {}
-            diff = resume_diff(current_layout(saved, str(saved_path)), config_to_dict(cfg))
+            diff = resume_diff(read_saved_config(saved_path), config_to_dict(cfg))
             if diff:
                 raise RunFolderError(
                     f"cannot resume {out}: the config differs from the saved {saved_path}:\n  "

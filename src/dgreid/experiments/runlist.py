@@ -15,9 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from dgreid.config.loader import current_layout
+from dgreid.config.loader import read_saved_config
 from dgreid.engine.checkpoint_file import RESUME_FREE_KEYS, flatten_config
 from dgreid.engine.metrics_log import read_metrics
 from dgreid.errors import DgreidError
@@ -73,20 +71,8 @@ def find_run_folders(root: Path) -> list[Path]:
 
 
 def _read_config(path: Path) -> dict[str, Any]:
-    """A saved config as dotted keys in the current layout; a DgreidError says what is wrong."""
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.MarkedYAMLError as err:
-        where = f" at line {err.problem_mark.line + 1}" if err.problem_mark else ""
-        raise DgreidError(f"not valid YAML: {err.problem}{where}") from None
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as err:
-        raise DgreidError(f"{type(err).__name__}: {' '.join(str(err).split())}") from None
-    if not isinstance(data, dict):
-        raise DgreidError(f"expected a mapping of config keys, found {type(data).__name__}")
-    try:
-        return flatten_config(current_layout(data, str(path)))
-    except (ValueError, TypeError) as err:  # ConfigError is a ValueError
-        raise DgreidError(str(err)) from None
+    """A saved config as dotted keys in the current layout."""
+    return flatten_config(read_saved_config(path))
 
 
 def _read_scores(path: Path) -> dict[str, tuple[float, float]]:
@@ -107,8 +93,8 @@ def read_run(folder: Path, root: Path) -> RunInfo:
     info = RunInfo(name=name, status="")
     try:
         info.config = _read_config(folder / CONFIG_NAME)
-    except DgreidError as err:
-        info.status, info.problem = "unreadable config", f"{folder / CONFIG_NAME}: {err}"
+    except ValueError as err:  # a ConfigError, which names the file
+        info.status, info.problem = "unreadable config", str(err)
     log_path = folder / "metrics.jsonl"
     if log_path.is_file():
         records = read_metrics(log_path)
