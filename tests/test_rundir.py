@@ -3,6 +3,7 @@ started again); a resumed run must keep its config."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -57,6 +58,6 @@ def test_resume_with_damaged_saved_config_names_the_file(
     cfg = load_config(None, [f"output_dir={out}"])
     prepare_run_dir(cfg, resume=False, overwrite=False)
     (out / "config.yaml").write_text(text)
-    with pytest.raises(ConfigError, match=f"{out / 'config.yaml'}: {expected}"):
+    with pytest.raises(ConfigError, match=re.escape(f"{out / 'config.yaml'}: {expected}")):
         prepare_run_dir(cfg, resume=True, overwrite=False)
     assert (out / "config.yaml").read_text() == text  # nothing rewritten

@@ -477,7 +477,10 @@ def read_saved_config(path: Path) -> dict[str, Any]:
         data = {}
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping of config keys, found {type(data).__name__}")
-    return current_layout(data, str(path))
+    try:
+        return current_layout(data, str(path))
+    except TypeError as err:  # a value of a shape no check foresaw: still the file's fault
+        raise ConfigError(f"{path}: {err}") from None
 
 
 def config_from_dict(data: dict[str, Any], source: str = "saved config") -> Config:
