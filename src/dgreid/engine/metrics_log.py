@@ -18,7 +18,7 @@ from dgreid.errors import TrainingError
 from dgreid.utils.io import atomic_write_text
 
 #: The fields of a log line that are not loss terms (every other number is one).
-NOT_LOSSES = frozenset({"step", "epoch", "lr", "images_per_s", "elapsed_s", "eval"})
+NOT_LOSSES = frozenset({"step", "epoch", "lr", "images_per_s", "elapsed_s", "eval", "gpu_mem_gib"})
 
 #: The folder, beside ``metrics.jsonl``, of the TensorBoard event files (``train.tensorboard``).
 TENSORBOARD_DIR = "tensorboard"

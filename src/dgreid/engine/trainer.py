@@ -167,10 +167,12 @@ class Trainer:
                     window.add(out)
                     if step % max(s.log_every, 1) == 0 or step == total:
                         last_losses, images_per_s = window.flush(s.batch_size)
-                        metrics.write(
-                            {"step": step, "epoch": epoch, "lr": lr, **last_losses,
-                             "images_per_s": round(images_per_s, 2)}
-                        )  # fmt: skip
+                        record = {"step": step, "epoch": epoch, "lr": lr, **last_losses,
+                                  "images_per_s": round(images_per_s, 2)}  # fmt: skip
+                        if device.type == "cuda":  # this rank's peak since the process started
+                            peak = torch.cuda.max_memory_allocated(device)
+                            record["gpu_mem_gib"] = round(peak / 2**30, 3)
+                        metrics.write(record)
                         bar.set_postfix(_postfix(epoch, epochs, last_losses))
                     elif shown and not last_losses:  # before the first log line: the losses so far
                         bar.set_postfix(_postfix(epoch, epochs, window.means()))
