@@ -19,10 +19,11 @@ ImageNet file is present.
     .venv/bin/python bench/gpu_check.py --cpu-dry-run    # three iterations per run at 64x32, CPU
 
 The dry run (the test suite runs it) uses the same commands at 64x32, batch 16, with
-`model.pretrained=none`; it skips fp16 (CUDA only), runs the torchrun row with one gloo process,
-and trains `episodic` once (fp32): its AMP, channels-last and DDP paths are the Baseline's. Exit
-status: 0 when every run finished, 1 when one failed (its log is named), 2 without CUDA (and
-without --cpu-dry-run).
+`model.pretrained=none` (at 32x16 the DualNorm F's last InstanceNorms see 2x1 maps and
+`episodic`'s stage 0 diverges at the paper's learning rate by its second iteration); it skips
+fp16 (CUDA only), runs the torchrun row with one gloo process, and trains `episodic` once (fp32):
+its AMP, channels-last and DDP paths are the Baseline's. Exit status: 0 when every run finished,
+1 when one failed (its log is named), 2 without CUDA (and without --cpu-dry-run).
 """
 
 from __future__ import annotations
