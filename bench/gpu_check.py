@@ -70,11 +70,9 @@ def _run(cmd: list[str], log: Path, env: dict[str, str]) -> tuple[int, float]:
 
 def _read_run(run: Path, row: Row) -> None:
     """Fill ``row`` from the run folder's metrics.jsonl (main run only) and results.json."""
-    steps = [
-        json.loads(line)
-        for line in (run / "metrics.jsonl").read_text().splitlines()
-        if line.strip() and "images_per_s" in line
-    ]
+    from dgreid.engine.metrics_log import read_metrics
+
+    steps = [r for r in read_metrics(run / "metrics.jsonl") if "images_per_s" in r]
     if steps:
         timed = steps[1:] or steps  # the first window holds the start-up
         row.images_per_s = sum(r["images_per_s"] for r in timed) / len(timed)
@@ -92,9 +90,9 @@ def _fmt(v: float | None, spec: str) -> str:
 def _matches(row: Row, ref: Row | None) -> str:
     if row.error:
         return "FAILED"
-    if ref is None or ref is row or ref.loss is None or row.loss is None:
-        return "(reference)" if ref is row else "-"
-    if ref.rank1 is None or row.rank1 is None:
+    if ref is row:
+        return "(reference)"
+    if ref is None or None in (ref.loss, row.loss, ref.rank1, row.rank1):
         return "-"
     ok_loss = abs(row.loss - ref.loss) <= LOSS_TOL * max(abs(ref.loss), 1e-6)
     ok_r1 = abs(row.rank1 - ref.rank1) <= RANK1_TOL
@@ -174,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[Row] = []
     for method in args.methods:
         # the dry run trains the episodic method once: every path it adds is the Baseline's
-        for amp, name, ddp in settings if not (dry and method != "baseline") else settings[:1]:
+        for amp, name, ddp in settings[:1] if dry and method != "baseline" else settings:
             tag = f"{method}-{name.replace(' ', '')}"
             run = work / "runs" / tag
             shutil.rmtree(run, ignore_errors=True)
@@ -190,21 +188,17 @@ def main(argv: list[str] | None = None) -> int:
             rc, _ = _run(cmd, work / f"{tag}.log", env)
             if rc != 0:
                 row.error = str(work / f"{tag}.log")
-                rows.append(row)
-                continue
-            _read_run(run, row)
-            if name != "fp32":  # evaluation runs in fp32 whatever the training's precision
-                rows.append(row)
-                print(f"gpu_check: {tag} done", flush=True)
-                continue
-            rc, row.eval_s = _run(
-                [py, "-m", "dgreid", "eval", str(run), "--device", device],
-                work / f"{tag}-eval.log", env,
-            )  # fmt: skip
-            if rc != 0:
-                row.error = str(work / f"{tag}-eval.log")
+            else:
+                _read_run(run, row)
+                if name == "fp32":  # evaluation runs in fp32 whatever the training's precision
+                    rc, row.eval_s = _run(
+                        [py, "-m", "dgreid", "eval", str(run), "--device", device],
+                        work / f"{tag}-eval.log", env,
+                    )  # fmt: skip
+                    if rc != 0:
+                        row.error = str(work / f"{tag}-eval.log")
             rows.append(row)
-            print(f"gpu_check: {tag} done", flush=True)
+            print(f"gpu_check: {tag} {'FAILED' if row.error else 'done'}", flush=True)
 
     gpu = "CPU (dry run)" if dry else torch.cuda.get_device_name(0)
     print(f"\n{gpu}, {h}x{w}, {iters} iterations per run, torch {torch.__version__}\n")
